@@ -1,0 +1,365 @@
+#include "actors/coordinator.hpp"
+
+#include "actors/failure_aggregator.hpp"
+#include "actors/stage.hpp"
+#include "messages/registry.hpp"
+
+#include <caf/all.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace taskpipe {
+
+namespace {
+
+using clock_time = caf::actor_clock::time_point;
+using report_promise = caf::typed_response_promise<batch_report>;
+
+enum class outcome : std::uint8_t { pending, succeeded, failed };
+
+struct batch_record {
+  std::uint64_t id = 0;
+  std::vector<std::int64_t> ids;     ///< task ids by position
+  std::vector<outcome> outcomes;     ///< by position; the first outcome wins
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::vector<task_failure> failures;
+  clock_time started;
+  clock_time finished;
+  bool complete = false;  ///< every task has its outcome; the report is final
+  bool cancelled = false;
+  bool expired = false;
+  std::vector<report_promise> waiters;
+
+  std::uint64_t total() const {
+    return ids.size();
+  }
+  std::uint64_t pending() const {
+    return total() - succeeded - failed;
+  }
+};
+
+struct coordinator_state {
+  pipeline_config cfg;
+  std::shared_ptr<pipeline_metrics> metrics;
+  store_actor store;
+  failure_aggregator_actor aggregator;
+  std::vector<stage_actor> stages;  ///< validate, audit, update, notify
+  std::unordered_map<std::uint64_t, batch_record> batches;
+  std::deque<std::pair<clock_time, std::uint64_t>> finished_order;
+  std::uint64_t running = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t batches_done = 0;
+  std::uint64_t batches_cancelled = 0;
+  bool draining = false;
+  std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
+  std::mt19937_64 random{std::random_device{}()};
+  static inline const char* name = "coordinator";
+};
+
+using coordinator_pointer = coordinator_actor::stateful_pointer<coordinator_state>;
+
+batch_report make_report(coordinator_pointer self, const batch_record& b) {
+  batch_report r;
+  r.batch_id = batch_id_text(b.id);
+  r.state = b.cancelled           ? batch_state::cancelled
+            : b.pending() == 0   ? batch_state::done
+                                  : batch_state::running;
+  r.total = b.total();
+  r.succeeded = b.succeeded;
+  r.failed = b.failed;
+  r.pending = b.pending();
+  auto end = b.complete ? b.finished : self->clock().now();
+  r.elapsed_ms = std::chrono::duration<double, std::milli>(end - b.started).count();
+  if (b.complete)
+    r.failures = b.failures;
+  return r;
+}
+
+void shutdown(coordinator_pointer self) {
+  auto& st = self->state;
+  for (auto& s : st.stages)
+    self->send_exit(s, caf::exit_reason::user_shutdown);
+  self->send_exit(st.aggregator, caf::exit_reason::user_shutdown);
+  self->send_exit(st.store, caf::exit_reason::user_shutdown);
+  for (auto& waiter : st.drain_waiters)
+    waiter.deliver(done_atom_v);
+  self->quit();
+}
+
+void forget_old_batches(coordinator_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  while (!st.finished_order.empty()
+         && now - st.finished_order.front().first > finished_batch_retention) {
+    st.batches.erase(st.finished_order.front().second);
+    st.finished_order.pop_front();
+  }
+}
+
+void finish_if_done(coordinator_pointer self, batch_record& b) {
+  if (b.pending() != 0 || b.complete)
+    return;
+  auto& st = self->state;
+  b.complete = true;
+  b.finished = self->clock().now();
+  std::sort(b.failures.begin(), b.failures.end(), [](const auto& x, const auto& y) {
+    return x.id != y.id ? x.id < y.id : x.index < y.index;
+  });
+  --st.running;
+  if (b.cancelled) {
+    ++st.batches_cancelled;
+    st.metrics->batches_cancelled.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    ++st.batches_done;
+    st.metrics->batches_done.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!b.waiters.empty()) {
+    auto report = make_report(self, b);
+    for (auto& w : b.waiters)
+      w.deliver(report);
+    b.waiters.clear();
+  }
+  st.finished_order.emplace_back(b.finished, b.id);
+  forget_old_batches(self);
+  if (st.draining && st.running == 0)
+    shutdown(self);
+}
+
+/// Records one task's outcome unless it already has one. Returns whether it was recorded.
+bool record(coordinator_pointer self, batch_record& b, std::uint32_t index, outcome o) {
+  if (index >= b.outcomes.size() || b.outcomes[index] != outcome::pending)
+    return false;
+  b.outcomes[index] = o;
+  (o == outcome::succeeded ? b.succeeded : b.failed) += 1;
+  --self->state.in_flight;
+  return true;
+}
+
+void publish_in_flight(coordinator_pointer self) {
+  self->state.metrics->tasks_in_flight.store(self->state.in_flight, std::memory_order_relaxed);
+}
+
+/// Admits a batch: checks limits, assigns its id, marks duplicates, sends its tasks to Validate
+/// in chunks and arms its deadline. Returns the batch's record, or an error.
+caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req) {
+  auto& st = self->state;
+  auto n = req.tasks.size();
+  if (st.draining)
+    return make_error(refusal::shutting_down, "the node is shutting down");
+  if (n > st.cfg.max_in_flight)
+    return make_error(refusal::batch_too_large,
+                      fmt::format("the batch has {} tasks; at most {} can ever be in flight", n,
+                                  st.cfg.max_in_flight));
+  if (st.in_flight + n > st.cfg.max_in_flight)
+    return make_error(refusal::overloaded,
+                      fmt::format("{} tasks in flight; admitting {} more would pass the limit "
+                                  "of {}",
+                                  st.in_flight, n, st.cfg.max_in_flight));
+  std::uint64_t id = 0;
+  do
+    id = st.random();
+  while (id == 0 || st.batches.count(id) != 0);
+  auto& b = st.batches[id];
+  b.id = id;
+  b.ids.reserve(n);
+  b.outcomes.assign(n, outcome::pending);
+  b.started = self->clock().now();
+  ++st.running;
+  st.in_flight += n;
+  publish_in_flight(self);
+  std::unordered_set<std::int64_t> seen;
+  seen.reserve(n);
+  task_chunk chunk;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& u = req.tasks[i];
+    b.ids.push_back(u.id);
+    bool duplicate = !seen.insert(u.id).second;
+    chunk.tasks.push_back(task_envelope{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)});
+    if (chunk.tasks.size() == st.cfg.chunk_size || i + 1 == n) {
+      self->send(st.stages.front(), std::move(chunk));
+      chunk.tasks.clear();
+      chunk.tasks.reserve(std::min(st.cfg.chunk_size, n - i - 1));
+    }
+  }
+  if (n == 0) {
+    finish_if_done(self, b);
+  } else {
+    auto timeout = req.timeout_ms > 0 ? std::chrono::milliseconds{req.timeout_ms}
+                                      : st.cfg.batch_timeout;
+    self->delayed_send(self, timeout, expire_atom_v, id);
+  }
+  return &b;
+}
+
+batch_record* find_batch(coordinator_pointer self, const std::string& text) {
+  std::uint64_t id = 0;
+  if (!parse_batch_id(text, id))
+    return nullptr;
+  auto i = self->state.batches.find(id);
+  return i == self->state.batches.end() ? nullptr : &i->second;
+}
+
+caf::error unknown_batch(const std::string& text) {
+  return make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
+}
+
+coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_config cfg,
+                                             store_actor store,
+                                             std::shared_ptr<pipeline_metrics> metrics) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.metrics = std::move(metrics);
+  st.store = std::move(store);
+  st.aggregator = spawn_failure_aggregator(self->system(), self);
+  // Wire the stages back to front: each knows only the next one.
+  stage_actor next;
+  std::vector<stage_actor> reversed;
+  for (auto i = std::rbegin(all_stages); i != std::rend(all_stages); ++i) {
+    stage_config sc;
+    sc.which = *i;
+    sc.workers = st.cfg.workers;
+    sc.latency = st.cfg.latency;
+    sc.chunk_size = st.cfg.chunk_size;
+    sc.next = next;
+    sc.coordinator = self;
+    sc.failures = st.aggregator;
+    sc.store = st.store;
+    sc.metrics = st.metrics;
+    sc.faults = st.cfg.faults;
+    next = spawn_stage(self->system(), std::move(sc));
+    reversed.push_back(next);
+  }
+  st.stages.assign(reversed.rbegin(), reversed.rend());
+  return {
+    [self](submit_atom, batch_request& req) -> report_promise {
+      auto promise = self->make_response_promise<batch_report>();
+      auto admitted = admit(self, req);
+      if (!admitted) {
+        promise.deliver(std::move(admitted.error()));
+        return promise;
+      }
+      auto& b = **admitted;
+      if (b.complete)
+        promise.deliver(make_report(self, b));
+      else
+        b.waiters.push_back(promise);
+      return promise;
+    },
+    [self](start_atom, batch_request& req) -> caf::result<batch_report> {
+      auto admitted = admit(self, req);
+      if (!admitted)
+        return std::move(admitted.error());
+      return make_report(self, **admitted);
+    },
+    [self](status_atom, const std::string& text) -> caf::result<batch_report> {
+      if (auto b = find_batch(self, text))
+        return make_report(self, *b);
+      return unknown_batch(text);
+    },
+    [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
+      auto b = find_batch(self, text);
+      if (b == nullptr)
+        return unknown_batch(text);
+      if (b->pending() > 0 && !b->cancelled) {
+        b->cancelled = true;
+        for (auto& s : self->state.stages)
+          self->send(s, cancel_atom_v, b->id);
+      }
+      return make_report(self, *b);
+    },
+    [self](drain_atom) -> caf::typed_response_promise<done_atom> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<done_atom>();
+      st.draining = true;
+      st.drain_waiters.push_back(promise);
+      if (st.running == 0)
+        shutdown(self);
+      return promise;
+    },
+    [self](stats_atom) {
+      auto& st = self->state;
+      return caf::make_result(st.in_flight, st.batches_done, st.batches_cancelled);
+    },
+    [self](completion_chunk& chunk) {
+      auto& st = self->state;
+      batch_record* b = nullptr;
+      for (const auto& ref : chunk.tasks) {
+        if (b == nullptr || b->id != ref.batch) {
+          if (b != nullptr)
+            finish_if_done(self, *b);
+          auto i = st.batches.find(ref.batch);
+          b = i == st.batches.end() ? nullptr : &i->second;
+          if (b == nullptr)
+            continue;
+        }
+        if (!b->expired) {
+          record(self, *b, ref.index, outcome::succeeded);
+        } else if (record(self, *b, ref.index, outcome::failed)) {
+          b->failures.push_back(task_failure{
+            b->id, ref.index, b->ids[ref.index], stage::notify, failure_code::timeout,
+            "batch deadline passed before the task finished (the update was applied and the "
+            "notification written)"});
+        }
+      }
+      if (b != nullptr)
+        finish_if_done(self, *b);
+      publish_in_flight(self);
+    },
+    [self](failure_chunk& chunk) {
+      auto& st = self->state;
+      if (chunk.failures.empty())
+        return;
+      auto i = st.batches.find(chunk.failures.front().batch);
+      if (i == st.batches.end())
+        return;
+      auto& b = i->second;
+      for (auto& f : chunk.failures)
+        if (record(self, b, f.index, outcome::failed))
+          b.failures.push_back(std::move(f));
+      finish_if_done(self, b);
+      publish_in_flight(self);
+    },
+    [self](expire_atom, std::uint64_t id) {
+      auto& st = self->state;
+      auto i = st.batches.find(id);
+      if (i == st.batches.end() || i->second.pending() == 0)
+        return;
+      i->second.expired = true;
+      for (auto& s : st.stages)
+        self->send(s, expire_atom_v, id);
+      self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
+    },
+    [self](expire_atom, std::uint64_t id, bool) {
+      // Whatever no stage reported by now was between stages (or on a lost node).
+      auto& st = self->state;
+      auto i = st.batches.find(id);
+      if (i == st.batches.end() || i->second.pending() == 0)
+        return;
+      auto& b = i->second;
+      for (std::uint32_t index = 0; index < b.outcomes.size(); ++index)
+        if (record(self, b, index, outcome::failed))
+          b.failures.push_back(task_failure{b.id, index, b.ids[index], stage::pipeline,
+                                            failure_code::timeout,
+                                            "batch deadline passed while the task was between "
+                                            "stages"});
+      finish_if_done(self, b);
+      publish_in_flight(self);
+    },
+  };
+}
+
+} // namespace
+
+coordinator_actor spawn_coordinator(caf::actor_system& sys, pipeline_config cfg,
+                                    store_actor store, std::shared_ptr<pipeline_metrics> metrics) {
+  return sys.spawn(coordinator, std::move(cfg), std::move(store), std::move(metrics));
+}
+
+} // namespace taskpipe

@@ -1,0 +1,44 @@
+// Spawning a whole node: store, failure aggregator, the four stage pools and the coordinator.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/latency.hpp"
+#include "actors/metrics.hpp"
+#include "actors/stage_work.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace taskpipe {
+
+enum class store_kind { sqlite, memory };
+
+struct pipeline_config {
+  std::size_t workers = 2;                   ///< actors per stage pool
+  latency_model latency;                     ///< simulated extra latency per stage
+  store_kind store = store_kind::sqlite;
+  std::string db_path = "taskpipe.db";       ///< SQLite file (store_kind::sqlite)
+  std::int64_t seed_tasks = 0;               ///< create tasks 1..N where missing
+  std::uint64_t max_in_flight = 2'000'000;   ///< tasks admitted at once across batches
+  std::chrono::milliseconds batch_timeout{60'000};
+  std::size_t chunk_size = 1024;             ///< tasks per message between actors
+  /// Test hook: called by stage workers on every task before its work; may throw.
+  fault_injector faults;
+};
+
+struct pipeline {
+  coordinator_actor coordinator;
+  store_actor store;
+  std::shared_ptr<pipeline_metrics> metrics;
+};
+
+/// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
+/// actor of the node. The coordinator owns them all: `drain` on it ends every one.
+pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);
+
+} // namespace taskpipe

@@ -1,0 +1,367 @@
+#include "actors/stage.hpp"
+
+#include <caf/all.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <set>
+#include <unordered_map>
+
+namespace taskpipe {
+
+namespace {
+
+using clock_time = caf::actor_clock::time_point;
+
+/// How long a cancelled or expired batch is remembered, so its stragglers fail on arrival.
+constexpr auto closed_batch_retention = std::chrono::minutes{10};
+
+// -- worker --------------------------------------------------------------------------------------
+
+struct worker_state {
+  stage_config cfg;
+  stage_actor router;
+  std::size_t awaiting_store = 0;  ///< chunks handed to the store and not answered yet
+  bool retiring = false;           ///< hit a bug: finish what is held, then quit
+  static inline const char* name = "stage_worker";
+};
+
+/// A stage's worker; internal to the stage, so its interface lives here.
+using worker_actor = caf::typed_actor<
+  // A chunk from the router, tagged with its ticket.
+  caf::reacts_to<std::uint64_t, task_chunk>,
+  // The store's answer for a ticket: what passed, what failed.
+  caf::reacts_to<std::uint64_t, task_chunk, failure_chunk>>;
+
+using worker_pointer = worker_actor::stateful_pointer<worker_state>;
+
+void send_failures(worker_pointer self, failure_chunk& failed) {
+  if (failed.failures.empty())
+    return;
+  self->state.cfg.metrics->count(self->state.cfg.which, false, failed.failures.size());
+  self->send(self->state.cfg.failures, std::move(failed));
+}
+
+void finish_ticket(worker_pointer self, std::uint64_t ticket) {
+  self->send(self->state.router, done_atom_v, ticket);
+  if (self->state.retiring && self->state.awaiting_store == 0)
+    self->quit();
+}
+
+worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, stage_actor router) {
+  self->state.cfg = std::move(cfg);
+  self->state.router = std::move(router);
+  return {
+    // A chunk from the router: the stage's own checks, then the store.
+    [self](std::uint64_t ticket, task_chunk& chunk) {
+      auto& st = self->state;
+      failure_chunk failed;
+      task_chunk passed;
+      passed.tasks.reserve(chunk.tasks.size());
+      for (auto& t : chunk.tasks) {
+        try {
+          if (st.cfg.faults)
+            st.cfg.faults(st.cfg.which, t);
+          if (st.cfg.which == stage::validate) {
+            if (auto failure = check_request(t)) {
+              failed.failures.push_back(std::move(*failure));
+              continue;
+            }
+          }
+          passed.tasks.push_back(std::move(t));
+        } catch (const std::exception& e) {
+          failed.failures.push_back(
+            task_failure{t.batch, t.index, t.update.id, st.cfg.which, failure_code::internal,
+                         fmt::format("{} worker failed on this task: {}",
+                                     to_string(st.cfg.which), e.what())});
+          st.retiring = true;
+        } catch (...) {
+          failed.failures.push_back(
+            task_failure{t.batch, t.index, t.update.id, st.cfg.which, failure_code::internal,
+                         fmt::format("{} worker failed on this task", to_string(st.cfg.which))});
+          st.retiring = true;
+        }
+      }
+      if (st.retiring)
+        self->send(st.router, retire_atom_v);  // "let it crash": a replacement starts now
+      send_failures(self, failed);
+      if (passed.tasks.empty()) {
+        finish_ticket(self, ticket);
+        return;
+      }
+      ++st.awaiting_store;
+      self->send(st.cfg.store, st.cfg.which, ticket, std::move(passed));
+    },
+    // The store's answer: forward what passed and what failed, then return the credit.
+    [self](std::uint64_t ticket, task_chunk& passed, failure_chunk& failed) {
+      auto& st = self->state;
+      --st.awaiting_store;
+      send_failures(self, failed);
+      if (!passed.tasks.empty()) {
+        st.cfg.metrics->count(st.cfg.which, true, passed.tasks.size());
+        if (st.cfg.next) {
+          self->send(st.cfg.next, std::move(passed));
+        } else {
+          completion_chunk done;
+          done.tasks.reserve(passed.tasks.size());
+          for (const auto& t : passed.tasks)
+            done.tasks.push_back(task_ref{t.batch, t.index});
+          self->send(st.cfg.coordinator, std::move(done));
+        }
+      }
+      finish_ticket(self, ticket);
+    },
+  };
+}
+
+// -- router --------------------------------------------------------------------------------------
+
+/// What the router remembers of a task it handed to a worker.
+struct held_task {
+  std::uint64_t batch;
+  std::uint32_t index;
+  std::int64_t id;
+  clock_time released;  ///< when its latency ended
+};
+
+struct ticket_record {
+  caf::actor_addr worker;
+  std::vector<held_task> tasks;
+};
+
+struct worker_slot {
+  worker_actor handle;
+  std::size_t outstanding = 0;
+  bool retired = false;
+};
+
+struct router_state {
+  stage_config cfg;
+  delay_queue waiting;
+  std::deque<std::pair<task_envelope, clock_time>> ready;  ///< with the time its latency ended
+  std::vector<worker_slot> workers;
+  std::size_t next_worker = 0;
+  std::uint64_t next_ticket = 1;
+  std::unordered_map<std::uint64_t, ticket_record> tickets;
+  std::multiset<clock_time> armed;  ///< due times of the latency timers in flight
+  std::unordered_map<std::uint64_t, failure_code> closed;  ///< cancelled or expired batches
+  std::deque<std::pair<clock_time, std::uint64_t>> closed_order;
+  static inline const char* name = "stage_router";
+};
+
+using router_pointer = stage_actor::stateful_pointer<router_state>;
+
+void spawn_worker(router_pointer self) {
+  auto& st = self->state;
+  auto worker = self->system().spawn(stage_worker, st.cfg, stage_actor{self});
+  self->monitor(worker);
+  st.workers.push_back(worker_slot{worker, 0, false});
+}
+
+worker_slot* find_slot(router_state& st, const caf::actor_addr& addr) {
+  for (auto& slot : st.workers)
+    if (slot.handle.address() == addr)
+      return &slot;
+  return nullptr;
+}
+
+void fail_tasks(router_pointer self, std::vector<task_failure> failures) {
+  if (failures.empty())
+    return;
+  self->state.cfg.metrics->count(self->state.cfg.which, false, failures.size());
+  self->send(self->state.cfg.failures, failure_chunk{std::move(failures)});
+}
+
+std::string closed_reason(stage where, failure_code code) {
+  return code == failure_code::cancelled
+           ? fmt::format("batch cancelled while the task was in {}", to_string(where))
+           : fmt::format("batch deadline passed while the task was in {}{}", to_string(where),
+                         where == stage::notify ? " (the update was applied)" : "");
+}
+
+/// Hands ready tasks to workers with credit left, one chunk each, round robin.
+void dispatch(router_pointer self) {
+  auto& st = self->state;
+  while (!st.ready.empty()) {
+    worker_slot* slot = nullptr;
+    for (std::size_t i = 0; i < st.workers.size() && slot == nullptr; ++i) {
+      auto& candidate = st.workers[(st.next_worker + i) % st.workers.size()];
+      if (!candidate.retired && candidate.outstanding < st.cfg.credit)
+        slot = &candidate;
+    }
+    if (slot == nullptr)
+      return;
+    st.next_worker = (st.next_worker + 1) % st.workers.size();
+    auto n = std::min(st.cfg.chunk_size, st.ready.size());
+    task_chunk chunk;
+    chunk.tasks.reserve(n);
+    ticket_record record{slot->handle.address(), {}};
+    record.tasks.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& [task, released] = st.ready.front();
+      record.tasks.push_back(held_task{task.batch, task.index, task.update.id, released});
+      chunk.tasks.push_back(std::move(task));
+      st.ready.pop_front();
+    }
+    auto ticket = st.next_ticket++;
+    st.tickets.emplace(ticket, std::move(record));
+    ++slot->outstanding;
+    self->send(slot->handle, ticket, std::move(chunk));
+  }
+}
+
+/// Arms the latency timer for the earliest waiting task unless one is already due by then.
+void arm_timer(router_pointer self) {
+  auto& st = self->state;
+  if (st.waiting.empty())
+    return;
+  auto due = st.waiting.next_due();
+  if (!st.armed.empty() && *st.armed.begin() <= due)
+    return;
+  st.armed.insert(due);
+  auto now = self->clock().now();
+  self->delayed_send(self, due > now ? due - now : caf::timespan{0}, caf::tick_atom_v);
+}
+
+void accept(router_pointer self, task_chunk& chunk) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::vector<task_failure> refused;
+  for (auto& t : chunk.tasks) {
+    if (auto i = st.closed.find(t.batch); i != st.closed.end()) {
+      refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, i->second,
+                                     closed_reason(st.cfg.which, i->second)});
+      continue;
+    }
+    auto delay = st.cfg.latency.delay(t.update.id);
+    if (delay.count() == 0)
+      st.ready.emplace_back(std::move(t), now);
+    else
+      st.waiting.push(std::move(t), now, delay);
+  }
+  fail_tasks(self, std::move(refused));
+  arm_timer(self);
+  dispatch(self);
+}
+
+/// Fails every task of `batch` this router holds (waiting or ready) and remembers the batch, so
+/// that its tasks still on their way here fail on arrival.
+void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  while (!st.closed_order.empty() && now - st.closed_order.front().first > closed_batch_retention) {
+    st.closed.erase(st.closed_order.front().second);
+    st.closed_order.pop_front();
+  }
+  if (!st.closed.emplace(batch, code).second)
+    return;
+  st.closed_order.emplace_back(now, batch);
+  std::vector<task_envelope> dropped;
+  st.waiting.take_batch(batch, dropped);
+  auto keep = std::stable_partition(st.ready.begin(), st.ready.end(),
+                                    [&](const auto& entry) { return entry.first.batch != batch; });
+  for (auto i = keep; i != st.ready.end(); ++i)
+    dropped.push_back(std::move(i->first));
+  st.ready.erase(keep, st.ready.end());
+  std::vector<task_failure> failures;
+  failures.reserve(dropped.size());
+  for (const auto& t : dropped)
+    failures.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, code,
+                                    closed_reason(st.cfg.which, code)});
+  fail_tasks(self, std::move(failures));
+}
+
+stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, st.cfg.workers); ++i)
+    spawn_worker(self);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto slot = find_slot(st, msg.source);
+    if (slot == nullptr)
+      return;
+    bool was_retired = slot->retired;
+    // Tasks the worker still held are failed, never silently dropped.
+    std::vector<task_failure> lost;
+    for (auto i = st.tickets.begin(); i != st.tickets.end();) {
+      if (i->second.worker != msg.source) {
+        ++i;
+        continue;
+      }
+      for (const auto& h : i->second.tasks)
+        lost.push_back(task_failure{h.batch, h.index, h.id, st.cfg.which, failure_code::internal,
+                                    fmt::format("{} worker died while holding this task: {}",
+                                                to_string(st.cfg.which), to_string(msg.reason))});
+      i = st.tickets.erase(i);
+    }
+    fail_tasks(self, std::move(lost));
+    st.workers.erase(st.workers.begin() + (slot - st.workers.data()));
+    if (!was_retired) {
+      st.cfg.metrics->workers_replaced.fetch_add(1, std::memory_order_relaxed);
+      spawn_worker(self);
+    }
+    dispatch(self);
+  });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& slot : self->state.workers)
+      self->send_exit(slot.handle, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](task_chunk& chunk) { accept(self, chunk); },
+    [self](cancel_atom, std::uint64_t batch) {
+      if (cancellable(self->state.cfg.which))
+        close_batch(self, batch, failure_code::cancelled);
+    },
+    [self](expire_atom, std::uint64_t batch) { close_batch(self, batch, failure_code::timeout); },
+    [self](done_atom, std::uint64_t ticket) {
+      auto& st = self->state;
+      auto i = st.tickets.find(ticket);
+      if (i == st.tickets.end())
+        return;
+      auto now = self->clock().now();
+      for (const auto& h : i->second.tasks) {
+        auto seconds = std::chrono::duration<double>(now - h.released
+                                                     + st.cfg.latency.delay(h.id));
+        st.cfg.metrics->observe_latency(st.cfg.which, seconds.count());
+      }
+      if (auto slot = find_slot(st, i->second.worker))
+        --slot->outstanding;
+      st.tickets.erase(i);
+      dispatch(self);
+    },
+    [self](retire_atom) {
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (auto slot = find_slot(st, sender); slot != nullptr && !slot->retired) {
+        slot->retired = true;
+        st.cfg.metrics->workers_replaced.fetch_add(1, std::memory_order_relaxed);
+        spawn_worker(self);
+        dispatch(self);
+      }
+    },
+    [self](caf::tick_atom) {
+      auto& st = self->state;
+      if (!st.armed.empty())
+        st.armed.erase(st.armed.begin());
+      auto now = self->clock().now();
+      std::vector<task_envelope> due;
+      st.waiting.pop_due(now, due);
+      for (auto& t : due)
+        st.ready.emplace_back(std::move(t), now);
+      arm_timer(self);
+      dispatch(self);
+    },
+  };
+}
+
+} // namespace
+
+stage_actor spawn_stage(caf::actor_system& sys, stage_config cfg) {
+  return sys.spawn(stage_router, std::move(cfg));
+}
+
+} // namespace taskpipe

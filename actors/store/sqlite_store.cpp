@@ -1,0 +1,531 @@
+// The SQLite task store.
+//
+// Schema (the contract's, created with CREATE TABLE IF NOT EXISTS):
+//   tasks(id INTEGER PRIMARY KEY, type, summary, version, updated_at)
+//   audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)   key (batch_id, task_id)
+//     new_type / new_summary are NULL when the update did not ask to change that field.
+//   applied_updates(batch_id, task_id, version, at)                              key (batch_id, task_id)
+//     Update's record that it applied (batch, task), with the version that change produced.
+//   outbox(batch_id, task_id, message, created_at)                               key (batch_id, task_id)
+// batch_id is batch_id_text(batch) ("b-" + 16 hex digits); timestamps are UTC ISO 8601 with
+// milliseconds ("2026-11-27T23:01:02.345Z"), taken once per begin()/commit() group.
+//
+// Every write is INSERT OR IGNORE on the (batch_id, task_id) key, so a retried task changes
+// nothing the second time. A statement that fails is reset and aborts only itself (SQLite's
+// statement-level rollback): the rest of the group still commits. Errors that make SQLite roll back
+// the whole transaction (disk full, I/O errors, RAISE(ROLLBACK)) are detected: every later write of
+// the group fails and commit() reports the reason.
+#include "actors/store/task_store.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace taskpipe {
+
+namespace {
+
+std::string utc_now_text() {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  auto secs = ms / 1000;
+  auto milli = static_cast<int>(ms % 1000);
+  if (milli < 0) {
+    milli += 1000;
+    secs -= 1;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+  return buf;
+}
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS tasks(
+  id INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit(
+  batch_id TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  old_type TEXT,
+  old_summary TEXT,
+  new_type TEXT,
+  new_summary TEXT,
+  at TEXT NOT NULL,
+  PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied_updates(
+  batch_id TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox(
+  batch_id TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
+)sql";
+
+struct db_closer {
+  void operator()(sqlite3* db) const noexcept {
+    sqlite3_close_v2(db);
+  }
+};
+
+struct stmt_finalizer {
+  void operator()(sqlite3_stmt* s) const noexcept {
+    sqlite3_finalize(s);
+  }
+};
+
+using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
+
+/// Resets a statement when leaving scope, whatever happened, so that it releases its locks and can
+/// run again. Bindings stay but are always rebound before the next step.
+class reset_on_exit {
+public:
+  explicit reset_on_exit(sqlite3_stmt* s) noexcept : s_(s) {
+  }
+  reset_on_exit(const reset_on_exit&) = delete;
+  reset_on_exit& operator=(const reset_on_exit&) = delete;
+  ~reset_on_exit() {
+    sqlite3_reset(s_);
+  }
+
+private:
+  sqlite3_stmt* s_;
+};
+
+class sqlite_store final : public task_store {
+public:
+  explicit sqlite_store(const std::string& path) : path_(path) {
+    sqlite3* raw = nullptr;
+    auto rc = sqlite3_open_v2(path.c_str(), &raw,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                              nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK)
+      fail_open(db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db_.get(), 5000);
+    exec_or_throw("PRAGMA journal_mode=WAL");
+    exec_or_throw("PRAGMA synchronous=NORMAL");
+    exec_or_throw("PRAGMA foreign_keys=OFF");
+    exec_or_throw("PRAGMA cache_size=-65536"); // 64 MiB: keeps the hot part of 1M-task tables
+    exec_or_throw("PRAGMA temp_store=MEMORY");
+    exec_or_throw(schema_sql);
+    begin_ = prepare("BEGIN IMMEDIATE");
+    commit_ = prepare("COMMIT");
+    rollback_ = prepare("ROLLBACK");
+    task_exists_ = prepare("SELECT 1 FROM tasks WHERE id = ?1");
+    audit_insert_ = prepare(
+      "INSERT OR IGNORE INTO audit(batch_id, task_id, old_type, old_summary, new_type, "
+      "new_summary, at) SELECT ?1, id, type, summary, ?2, ?3, ?4 FROM tasks WHERE id = ?5");
+    audit_exists_ = prepare("SELECT 1 FROM audit WHERE batch_id = ?1 AND task_id = ?2");
+    applied_insert_ = prepare(
+      "INSERT OR IGNORE INTO applied_updates(batch_id, task_id, version, at) "
+      "SELECT ?1, id, version + 1, ?2 FROM tasks WHERE id = ?3");
+    applied_exists_ = prepare(
+      "SELECT 1 FROM applied_updates WHERE batch_id = ?1 AND task_id = ?2");
+    applied_delete_ = prepare(
+      "DELETE FROM applied_updates WHERE batch_id = ?1 AND task_id = ?2");
+    task_update_ = prepare(
+      "UPDATE tasks SET type = coalesce(?1, type), summary = coalesce(?2, summary), "
+      "version = version + 1, updated_at = ?3 WHERE id = ?4");
+    // The message quotes the summary with '\' and '"' escaped, so it reads unambiguously.
+    outbox_insert_ = prepare(R"sql(
+      INSERT OR IGNORE INTO outbox(batch_id, task_id, message, created_at)
+      SELECT ?1, id,
+             'task ' || id || ' updated to version ' || version || ': type ' || type
+               || ', summary "' || replace(replace(summary, '\', '\\'), '"', '\"') || '"',
+             ?2
+      FROM tasks WHERE id = ?3)sql");
+    outbox_exists_ = prepare("SELECT 1 FROM outbox WHERE batch_id = ?1 AND task_id = ?2");
+    find_ = prepare("SELECT type, summary, version, updated_at FROM tasks WHERE id = ?1");
+    counts_ = prepare("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
+                      "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)");
+    seed_ = prepare(
+      "WITH RECURSIVE ids(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM ids WHERE x < ?2) "
+      "INSERT OR IGNORE INTO tasks(id, type, summary, version, updated_at) "
+      "SELECT x, 'Story', 'Task ' || x, 1, ?3 FROM ids");
+  }
+
+  ~sqlite_store() override {
+    if (db_ && !sqlite3_get_autocommit(db_.get()))
+      step_plain(rollback_.get());
+    // Statements are finalized before db_ closes (members die in reverse order).
+  }
+
+  void seed(std::int64_t count) override {
+    constexpr std::int64_t chunk = 1'000'000; // ids per transaction
+    auto now = utc_now_text();
+    for (std::int64_t first = 1; first <= count;) {
+      auto last = count - first < chunk ? count : first + chunk - 1;
+      bool own_txn = sqlite3_get_autocommit(db_.get()) != 0;
+      if (own_txn && step_plain(begin_.get()) != SQLITE_DONE)
+        throw std::runtime_error("seeding tasks failed: " + errmsg());
+      auto* s = seed_.get();
+      int rc;
+      std::string err;
+      {
+        reset_on_exit guard{s};
+        sqlite3_bind_int64(s, 1, first);
+        sqlite3_bind_int64(s, 2, last);
+        sqlite3_bind_text(s, 3, now.data(), static_cast<int>(now.size()), SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+          err = errmsg();
+      }
+      if (rc == SQLITE_DONE && own_txn && step_plain(commit_.get()) != SQLITE_DONE) {
+        rc = SQLITE_ERROR;
+        err = errmsg();
+      }
+      if (rc != SQLITE_DONE) {
+        if (own_txn && !sqlite3_get_autocommit(db_.get()))
+          step_plain(rollback_.get());
+        throw std::runtime_error("seeding tasks failed: " + err);
+      }
+      if (last == count)
+        break;
+      first = last + 1;
+    }
+  }
+
+  caf::optional<stored_task> find(std::int64_t id) override {
+    auto* s = find_.get();
+    reset_on_exit guard{s};
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_ROW)
+      return caf::none; // absent, or unreadable: either way there is no task to show
+    stored_task result;
+    result.id = id;
+    result.type = column_text(s, 0);
+    result.summary = column_text(s, 1);
+    result.version = sqlite3_column_int64(s, 2);
+    result.updated_at = column_text(s, 3);
+    return result;
+  }
+
+  store_counts counts() override {
+    store_counts result;
+    auto* s = counts_.get();
+    reset_on_exit guard{s};
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      result.tasks = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+      result.audit_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+      result.applied_updates = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
+      result.outbox_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
+    }
+    return result;
+  }
+
+  void begin() override {
+    if (in_group_)
+      return; // already grouping: the calls join the open group
+    in_group_ = true;
+    group_error_.clear();
+    now_ = utc_now_text();
+    if (!sqlite3_get_autocommit(db_.get()))
+      return; // a transaction is already open on this connection: join it
+    if (step_plain(begin_.get()) != SQLITE_DONE)
+      group_error_ = "begin transaction failed: " + errmsg();
+  }
+
+  std::string commit() override {
+    if (!in_group_)
+      return {};
+    in_group_ = false;
+    auto err = std::move(group_error_);
+    group_error_.clear();
+    if (err.empty() && !sqlite3_get_autocommit(db_.get())
+        && step_plain(commit_.get()) != SQLITE_DONE)
+      err = "commit failed: " + errmsg();
+    if (!err.empty() && !sqlite3_get_autocommit(db_.get()))
+      step_plain(rollback_.get());
+    return err;
+  }
+
+  store_result apply(stage where, const task_envelope& t) override {
+    switch (where) {
+      case stage::validate:
+        return validate(t.update.id);
+      case stage::audit:
+      case stage::update:
+      case stage::notify:
+        break;
+      default:
+        return store_result::ok(); // no store work between stages
+    }
+    if (!in_group_) {
+      // A lone write is a group of its own, so that it is atomic.
+      begin();
+      auto result = apply_in_group(where, t);
+      auto err = commit();
+      if (result.outcome == store_result::kind::ok && !err.empty())
+        return storage_error(std::move(err));
+      return result;
+    }
+    return apply_in_group(where, t);
+  }
+
+private:
+  // -- opening ------------------------------------------------------------------------------------
+
+  [[noreturn]] void fail_open(const std::string& why) {
+    db_.reset();
+    throw std::runtime_error("cannot open the task store '" + path_ + "': " + why);
+  }
+
+  void exec_or_throw(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string why = msg ? msg : errmsg();
+      sqlite3_free(msg);
+      fail_open(why);
+    }
+  }
+
+  stmt_ptr prepare(const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr)
+        != SQLITE_OK)
+      fail_open(errmsg() + " (in: " + sql + ")");
+    return stmt_ptr{s};
+  }
+
+  // -- helpers ------------------------------------------------------------------------------------
+
+  std::string errmsg() const {
+    return sqlite3_errmsg(db_.get());
+  }
+
+  static std::string column_text(sqlite3_stmt* s, int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+    return p ? std::string{p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))}
+             : std::string{};
+  }
+
+  static store_result storage_error(std::string reason) {
+    return {store_result::kind::storage_error, std::move(reason)};
+  }
+
+  /// Runs a statement without parameters to completion and resets it; returns the step's code.
+  static int step_plain(sqlite3_stmt* s) {
+    reset_on_exit guard{s};
+    return sqlite3_step(s);
+  }
+
+  const std::string& batch_text(std::uint64_t batch) {
+    if (!have_batch_ || batch != cached_batch_) {
+      cached_batch_text_ = batch_id_text(batch);
+      cached_batch_ = batch;
+      have_batch_ = true;
+    }
+    return cached_batch_text_;
+  }
+
+  static void bind_text(sqlite3_stmt* s, int idx, const std::string& text) {
+    sqlite3_bind_text(s, idx, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  }
+
+  static void bind_optional(sqlite3_stmt* s, int idx, const caf::optional<std::string>& text) {
+    if (text)
+      bind_text(s, idx, *text);
+    else
+      sqlite3_bind_null(s, idx);
+  }
+
+  /// Runs a key lookup (?1 batch, ?2 task) and reports whether a row exists; -1 on error.
+  int key_exists(sqlite3_stmt* s, const std::string& batch, std::int64_t id) {
+    reset_on_exit guard{s};
+    bind_text(s, 1, batch);
+    sqlite3_bind_int64(s, 2, id);
+    auto rc = sqlite3_step(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  }
+
+  int task_exists(std::int64_t id) {
+    auto* s = task_exists_.get();
+    reset_on_exit guard{s};
+    sqlite3_bind_int64(s, 1, id);
+    auto rc = sqlite3_step(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  }
+
+  /// Explains why an INSERT OR IGNORE ... SELECT FROM tasks wrote no row: fine if the row is there
+  /// already (a retry), an error if the task is gone or the row was silently dropped.
+  store_result no_row_written(sqlite3_stmt* exists, const char* table, const std::string& batch,
+                              std::int64_t id) {
+    switch (key_exists(exists, batch, id)) {
+      case 1:
+        return store_result::ok();
+      case 0:
+        break;
+      default:
+        return storage_error(std::string{table} + " lookup failed: " + errmsg());
+    }
+    switch (task_exists(id)) {
+      case 0:
+        return storage_error("task " + std::to_string(id) + " does not exist any more");
+      case 1:
+        return storage_error(std::string{table} + " row for task " + std::to_string(id)
+                             + " was not written (the database ignored the insert)");
+      default:
+        return storage_error("task lookup failed: " + errmsg());
+    }
+  }
+
+  // -- the stages ---------------------------------------------------------------------------------
+
+  store_result validate(std::int64_t id) {
+    switch (task_exists(id)) {
+      case 1:
+        return store_result::ok();
+      case 0:
+        return {store_result::kind::not_found, "task " + std::to_string(id) + " does not exist"};
+      default:
+        return storage_error("task lookup failed: " + errmsg());
+    }
+  }
+
+  store_result apply_in_group(stage where, const task_envelope& t) {
+    if (!group_error_.empty())
+      return storage_error(group_error_);
+    store_result result;
+    switch (where) {
+      case stage::audit:
+        result = audit(t);
+        break;
+      case stage::update:
+        result = update(t);
+        break;
+      default:
+        result = notify(t);
+    }
+    if (result.outcome != store_result::kind::ok && sqlite3_get_autocommit(db_.get()))
+      group_error_ = "the transaction was rolled back: " + result.reason;
+    return result;
+  }
+
+  store_result audit(const task_envelope& t) {
+    const auto& batch = batch_text(t.batch);
+    auto id = t.update.id;
+    auto* s = audit_insert_.get();
+    {
+      reset_on_exit guard{s};
+      bind_text(s, 1, batch);
+      bind_optional(s, 2, t.update.type);
+      bind_optional(s, 3, t.update.summary);
+      bind_text(s, 4, now_);
+      sqlite3_bind_int64(s, 5, id);
+      if (sqlite3_step(s) != SQLITE_DONE)
+        return storage_error("audit insert failed: " + errmsg());
+      if (sqlite3_changes(db_.get()) > 0)
+        return store_result::ok();
+    }
+    return no_row_written(audit_exists_.get(), "audit", batch, id);
+  }
+
+  store_result update(const task_envelope& t) {
+    const auto& batch = batch_text(t.batch);
+    auto id = t.update.id;
+    {
+      auto* s = applied_insert_.get();
+      reset_on_exit guard{s};
+      bind_text(s, 1, batch);
+      bind_text(s, 2, now_);
+      sqlite3_bind_int64(s, 3, id);
+      if (sqlite3_step(s) != SQLITE_DONE)
+        return storage_error("applied_updates insert failed: " + errmsg());
+      if (sqlite3_changes(db_.get()) == 0)
+        return no_row_written(applied_exists_.get(), "applied_updates", batch, id);
+    }
+    std::string failure;
+    {
+      auto* s = task_update_.get();
+      reset_on_exit guard{s};
+      bind_optional(s, 1, t.update.type);
+      bind_optional(s, 2, t.update.summary);
+      bind_text(s, 3, now_);
+      sqlite3_bind_int64(s, 4, id);
+      if (sqlite3_step(s) == SQLITE_DONE)
+        return store_result::ok();
+      failure = "task update failed: " + errmsg();
+    }
+    // Take back the applied_updates row so that a retry applies the change.
+    if (!sqlite3_get_autocommit(db_.get())) {
+      auto* s = applied_delete_.get();
+      reset_on_exit guard{s};
+      bind_text(s, 1, batch);
+      sqlite3_bind_int64(s, 2, id);
+      if (sqlite3_step(s) != SQLITE_DONE)
+        group_error_ = failure + "; undoing its applied_updates row failed too: " + errmsg();
+    }
+    return storage_error(std::move(failure));
+  }
+
+  store_result notify(const task_envelope& t) {
+    const auto& batch = batch_text(t.batch);
+    auto id = t.update.id;
+    {
+      auto* s = outbox_insert_.get();
+      reset_on_exit guard{s};
+      bind_text(s, 1, batch);
+      bind_text(s, 2, now_);
+      sqlite3_bind_int64(s, 3, id);
+      if (sqlite3_step(s) != SQLITE_DONE)
+        return storage_error("outbox insert failed: " + errmsg());
+      if (sqlite3_changes(db_.get()) > 0)
+        return store_result::ok();
+    }
+    return no_row_written(outbox_exists_.get(), "outbox", batch, id);
+  }
+
+  // -- state --------------------------------------------------------------------------------------
+
+  std::string path_;
+  std::unique_ptr<sqlite3, db_closer> db_; // declared before the statements: closed after them
+  stmt_ptr begin_;
+  stmt_ptr commit_;
+  stmt_ptr rollback_;
+  stmt_ptr task_exists_;
+  stmt_ptr audit_insert_;
+  stmt_ptr audit_exists_;
+  stmt_ptr applied_insert_;
+  stmt_ptr applied_exists_;
+  stmt_ptr applied_delete_;
+  stmt_ptr task_update_;
+  stmt_ptr outbox_insert_;
+  stmt_ptr outbox_exists_;
+  stmt_ptr find_;
+  stmt_ptr counts_;
+  stmt_ptr seed_;
+
+  bool in_group_ = false;
+  std::string group_error_; ///< set when the group can no longer commit
+  std::string now_;         ///< the group's timestamp
+
+  bool have_batch_ = false;
+  std::uint64_t cached_batch_ = 0;
+  std::string cached_batch_text_;
+};
+
+} // namespace
+
+std::unique_ptr<task_store> make_sqlite_store(const std::string& path) {
+  return std::make_unique<sqlite_store>(path);
+}
+
+} // namespace taskpipe

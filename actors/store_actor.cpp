@@ -1,0 +1,95 @@
+#include "actors/store_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <fmt/format.h>
+
+namespace taskpipe {
+
+namespace {
+
+using store_promise = caf::typed_response_promise<std::uint64_t, task_chunk, failure_chunk>;
+
+struct store_request {
+  stage where;
+  std::uint64_t ticket;
+  task_chunk tasks;
+  store_promise promise;
+};
+
+struct store_state {
+  std::shared_ptr<task_store> store;
+  /// Requests that arrived since the last flush; one transaction runs them all.
+  std::vector<store_request> pending;
+  static inline const char* name = "store";
+};
+
+failure_code code_of(store_result::kind k) {
+  return k == store_result::kind::not_found ? failure_code::not_found
+                                            : failure_code::storage_error;
+}
+
+/// Runs every pending request in one transaction and answers each.
+void flush(store_state& st) {
+  auto requests = std::move(st.pending);
+  st.pending.clear();
+  std::vector<task_chunk> passed(requests.size());
+  std::vector<failure_chunk> failed(requests.size());
+  st.store->begin();
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    auto& req = requests[r];
+    passed[r].tasks.reserve(req.tasks.tasks.size());
+    for (auto& t : req.tasks.tasks) {
+      auto result = st.store->apply(req.where, t);
+      if (result.outcome == store_result::kind::ok) {
+        passed[r].tasks.push_back(std::move(t));
+      } else {
+        failed[r].failures.push_back(task_failure{t.batch, t.index, t.update.id, req.where,
+                                                  code_of(result.outcome),
+                                                  std::move(result.reason)});
+      }
+    }
+  }
+  if (auto problem = st.store->commit(); !problem.empty()) {
+    // Nothing of the group was written: every task that had passed fails instead.
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      for (auto& t : passed[r].tasks)
+        failed[r].failures.push_back(task_failure{
+          t.batch, t.index, t.update.id, requests[r].where, failure_code::storage_error,
+          fmt::format("{} commit failed: {}", to_string(requests[r].where), problem)});
+      passed[r].tasks.clear();
+    }
+  }
+  for (std::size_t r = 0; r < requests.size(); ++r)
+    requests[r].promise.deliver(requests[r].ticket, std::move(passed[r]), std::move(failed[r]));
+}
+
+store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_state> self,
+                                          std::shared_ptr<task_store> store) {
+  self->state.store = std::move(store);
+  return {
+    [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
+      auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
+      if (self->state.pending.empty())
+        self->send(self, caf::flush_atom_v);  // queued behind everything already waiting
+      self->state.pending.push_back({where, ticket, std::move(tasks), promise});
+      return promise;
+    },
+    [self](get_atom, std::int64_t id) -> stored_task {
+      if (auto found = self->state.store->find(id))
+        return *found;
+      return stored_task{};
+    },
+    [self](get_atom) -> store_counts { return self->state.store->counts(); },
+    [self](caf::flush_atom) { flush(self->state); },
+  };
+}
+
+} // namespace
+
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store) {
+  // spawn copies its arguments: hand the store over in a shared_ptr.
+  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<task_store>{std::move(store)});
+}
+
+} // namespace taskpipe

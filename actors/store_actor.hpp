@@ -1,0 +1,16 @@
+// The store actor: owns a task_store on its own thread and groups writes into transactions.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/store/task_store.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <memory>
+
+namespace taskpipe {
+
+/// Spawns the store actor, detached (SQLite calls block), owning `store`.
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store);
+
+} // namespace taskpipe

@@ -1,0 +1,172 @@
+#include "main/options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+namespace taskpipe {
+
+option_set::option_set(std::string command, std::string summary)
+  : command_(std::move(command)), summary_(std::move(summary)) {
+}
+
+void option_set::add(std::string name, std::string value_hint, std::string default_value,
+                     std::string help) {
+  options_.push_back({std::move(name), std::move(value_hint), std::move(default_value),
+                      std::move(help), {}, false});
+}
+
+void option_set::parse(const std::vector<std::string>& args) {
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      help_requested_ = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0)
+      throw option_error{fmt::format("unexpected argument '{}' (options look like --name=value; "
+                                     "see taskpipe {} --help)",
+                                     arg, command_)};
+    auto eq = arg.find('=');
+    auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    if (name.find('.') != std::string::npos) {
+      caf_args_.push_back(arg);  // CAF's own options, e.g. --middleman.heartbeat-interval=200ms
+      continue;
+    }
+    auto i = std::find_if(options_.begin(), options_.end(),
+                          [&](const option& o) { return o.name == name; });
+    if (i == options_.end())
+      throw option_error{
+        fmt::format("unknown option --{} (see taskpipe {} --help)", name, command_)};
+    if (i->value_hint.empty()) {
+      if (eq != std::string::npos)
+        throw option_error{fmt::format("--{} is a flag and takes no value", name)};
+      i->value = "true";
+    } else {
+      if (eq == std::string::npos)
+        throw option_error{fmt::format("--{} needs a value: --{}={}", name, name, i->value_hint)};
+      i->value = arg.substr(eq + 1);
+    }
+    i->given = true;
+  }
+}
+
+std::string option_set::help() const {
+  std::string text = fmt::format("usage: taskpipe {} [OPTIONS]\n\n{}\n\noptions:\n", command_,
+                                 summary_);
+  for (const auto& o : options_) {
+    auto left = o.value_hint.empty() ? fmt::format("--{}", o.name)
+                                     : fmt::format("--{}={}", o.name, o.value_hint);
+    auto dflt = o.value_hint.empty()     ? std::string{}
+                : o.default_value.empty() ? std::string{" (default: none)"}
+                                          : fmt::format(" (default: {})", o.default_value);
+    text += fmt::format("  {:<28} {}{}\n", left, o.help, dflt);
+  }
+  text += "  --help                       this text\n\n"
+          "CAF's own options also work, e.g. --middleman.heartbeat-interval=200ms "
+          "(--caf#long-help lists them).\n";
+  return text;
+}
+
+const option_set::option& option_set::find(const std::string& name) const {
+  auto i = std::find_if(options_.begin(), options_.end(),
+                        [&](const option& o) { return o.name == name; });
+  if (i == options_.end())
+    throw std::logic_error{"undeclared option --" + name};
+  return *i;
+}
+
+const std::string& option_set::get(const std::string& name) const {
+  const auto& o = find(name);
+  return o.given ? o.value : o.default_value;
+}
+
+bool option_set::given(const std::string& name) const {
+  return find(name).given;
+}
+
+bool option_set::flag(const std::string& name) const {
+  return find(name).given;
+}
+
+std::int64_t option_set::get_int(const std::string& name, std::int64_t min,
+                                 std::int64_t max) const {
+  const auto& text = get(name);
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+    throw option_error{fmt::format("--{}={}: expected a whole number from {} to {}", name, text,
+                                   min, max)};
+  return value;
+}
+
+void add_common_options(option_set& opts, const std::string& default_latency,
+                        const std::string& default_db) {
+  auto cores = std::max(2u, std::thread::hardware_concurrency());
+  opts.add("latency", "seed|zero|MS", default_latency,
+           "simulated extra latency per stage: seed = 100 ms (500 ms when id % 5 == 0)");
+  opts.add("workers", "K", std::to_string(cores), "actors per stage pool");
+  opts.add("store", "sqlite|memory", "sqlite", "the task store");
+  opts.add("db", "PATH", default_db, "SQLite file of the task store");
+  opts.add("seed-tasks", "N", "0", "create tasks 1..N (Story, \"Task <id>\", version 1) where missing");
+}
+
+pipeline_config common_pipeline_config(const option_set& opts) {
+  pipeline_config cfg;
+  if (!parse_latency(opts.get("latency"), cfg.latency))
+    throw option_error{fmt::format(
+      "--latency={}: expected seed, zero or a whole number of milliseconds from 0 to 3600000",
+      opts.get("latency"))};
+  cfg.workers = static_cast<std::size_t>(opts.get_int("workers", 1, 1024));
+  const auto& store = opts.get("store");
+  if (store == "sqlite")
+    cfg.store = store_kind::sqlite;
+  else if (store == "memory")
+    cfg.store = store_kind::memory;
+  else
+    throw option_error{fmt::format("--store={}: expected sqlite or memory", store)};
+  cfg.db_path = opts.get("db");
+  if (cfg.store == store_kind::sqlite && cfg.db_path.empty())
+    throw option_error{"--db: expected a file path"};
+  cfg.seed_tasks = opts.get_int("seed-tasks", 0, 100'000'000);
+  return cfg;
+}
+
+void parse_host_port(const std::string& option, const std::string& text, std::string& host,
+                     std::uint16_t& port) {
+  auto fail = [&] {
+    throw option_error{
+      fmt::format("--{}={}: expected HOST:PORT with a port from 0 to 65535", option, text)};
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    fail();
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = std::string_view{text}.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value > 65535)
+    fail();
+  port = static_cast<std::uint16_t>(value);
+}
+
+} // namespace taskpipe
+
+#include "messages/registry.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+
+namespace taskpipe {
+
+void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts) {
+  register_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  if (auto err = cfg.parse(opts.caf_args()))
+    throw option_error{"bad CAF option: " + caf::to_string(err)};
+}
+
+} // namespace taskpipe

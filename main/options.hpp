@@ -1,0 +1,94 @@
+// Command-line options: `--name=value` for taskpipe's own options; CAF's options (those with a
+// dot, such as --middleman.heartbeat-interval=200ms) are passed through to the actor system.
+#pragma once
+
+#include "actors/pipeline.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace taskpipe {
+
+/// A bad command line; what() names the option and what is wrong with it.
+struct option_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class option_set {
+public:
+  option_set(std::string command, std::string summary);
+
+  /// Declares `--name=VALUE` with a default ("" means unset) and a one-line description.
+  /// `value_hint` names the value in --help (e.g. "N", "MS", "PATH"); empty: a flag (`--json`).
+  void add(std::string name, std::string value_hint, std::string default_value, std::string help);
+
+  /// Parses arguments after the command word. Sets help_requested() on --help. Options with a
+  /// dot in their name are collected into caf_args(). Throws option_error.
+  void parse(const std::vector<std::string>& args);
+
+  bool help_requested() const {
+    return help_requested_;
+  }
+
+  const std::vector<std::string>& caf_args() const {
+    return caf_args_;
+  }
+
+  /// Usage text listing every option with its default.
+  std::string help() const;
+
+  /// The value given, or the default.
+  const std::string& get(const std::string& name) const;
+
+  /// True when given on the command line.
+  bool given(const std::string& name) const;
+
+  bool flag(const std::string& name) const;
+
+  /// An integer in [min, max]; throws option_error naming the option otherwise.
+  std::int64_t get_int(const std::string& name, std::int64_t min, std::int64_t max) const;
+
+private:
+  struct option {
+    std::string name;
+    std::string value_hint;
+    std::string default_value;
+    std::string help;
+    std::string value;
+    bool given = false;
+  };
+  const option& find(const std::string& name) const;
+
+  std::string command_;
+  std::string summary_;
+  std::vector<option> options_;
+  std::vector<std::string> caf_args_;
+  bool help_requested_ = false;
+};
+
+/// Declares --latency, --workers, --store, --db and --seed-tasks with the command's defaults.
+void add_common_options(option_set& opts, const std::string& default_latency,
+                        const std::string& default_db);
+
+/// A pipeline_config from the common options (throws option_error).
+pipeline_config common_pipeline_config(const option_set& opts);
+
+/// Splits "HOST:PORT" (IPv4, name, or [IPv6]); throws option_error naming `option`.
+void parse_host_port(const std::string& option, const std::string& text, std::string& host,
+                     std::uint16_t& port);
+
+} // namespace taskpipe
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+namespace taskpipe {
+
+/// Registers taskpipe's message types on `cfg`, loads CAF's networking module and applies the
+/// CAF options given on the command line (throws option_error when CAF rejects one).
+void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts);
+
+} // namespace taskpipe

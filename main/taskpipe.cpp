@@ -1,0 +1,43 @@
+// The taskpipe executable: picks the command and hands it the rest of the command line.
+#include "main/run_command.hpp"
+
+#ifdef TASKPIPE_HAVE_HTTP
+#  include "main/http/serve_command.hpp"
+#endif
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* usage = R"(usage: taskpipe COMMAND [OPTIONS]
+
+commands:
+  run     runs one generated batch through the pipeline in-process and prints a summary
+  serve   starts the HTTP batch API on this node
+  node    starts a stage host that publishes stage pools over CAF networking
+
+`taskpipe COMMAND --help` lists the command's options with their defaults.
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
+    fmt::print("{}", usage);
+    return args.empty() ? 2 : 0;
+  }
+  auto command = args.front();
+  args.erase(args.begin());
+  if (command == "run")
+    return taskpipe::run_command(args);
+#ifdef TASKPIPE_HAVE_HTTP
+  if (command == "serve")
+    return taskpipe::serve_command(args);
+#endif
+  fmt::print(stderr, "taskpipe: unknown command '{}'\n\n{}", command, usage);
+  return 2;
+}

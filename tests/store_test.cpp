@@ -1,0 +1,531 @@
+// The task store: both implementations must behave alike; SQLite's file is also checked directly.
+#include "actors/store/task_store.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace taskpipe;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A fresh path under the temp directory; the database and its -wal/-shm files go away after.
+struct temp_db_path {
+  fs::path path;
+
+  temp_db_path() {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    path = fs::temp_directory_path()
+           / ("taskpipe-store-test-" + std::to_string(rd()) + "-" + std::to_string(++counter)
+              + ".db");
+    remove_files();
+  }
+
+  temp_db_path(const temp_db_path&) = delete;
+  temp_db_path& operator=(const temp_db_path&) = delete;
+
+  ~temp_db_path() {
+    remove_files();
+  }
+
+  void remove_files() const {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      fs::remove(path.string() + suffix, ec);
+  }
+};
+
+enum class which_store { memory, sqlite };
+
+/// One store under test; for SQLite also its file.
+struct fixture {
+  which_store kind;
+  std::unique_ptr<temp_db_path> file;
+  std::unique_ptr<task_store> store;
+
+  explicit fixture(which_store k) : kind(k) {
+    if (kind == which_store::sqlite) {
+      file = std::make_unique<temp_db_path>();
+      store = make_sqlite_store(file->path.string());
+    } else {
+      store = make_memory_store();
+    }
+  }
+
+  ~fixture() {
+    store.reset(); // closes the database before its files are removed
+  }
+
+  bool is_sqlite() const {
+    return kind == which_store::sqlite;
+  }
+};
+
+const char* name_of(which_store k) {
+  return k == which_store::sqlite ? "sqlite" : "memory";
+}
+
+/// A second, independent connection to a SQLite file (as another process would open it).
+class reader {
+public:
+  explicit reader(const fs::path& path, bool writable = false) {
+    auto flags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string{"cannot open: "} + sqlite3_errmsg(db_));
+    sqlite3_busy_timeout(db_, 5000);
+  }
+
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
+
+  ~reader() {
+    sqlite3_close(db_);
+  }
+
+  /// Every row of a query, columns joined by '|', NULL as "NULL".
+  std::vector<std::string> rows(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string{"prepare failed: "} + sqlite3_errmsg(db_));
+    std::vector<std::string> result;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        if (i > 0)
+          row += '|';
+        auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+        row += text ? text : "NULL";
+      }
+      result.push_back(std::move(row));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error(std::string{"query failed: "} + sqlite3_errmsg(db_));
+    return result;
+  }
+
+  std::string one(const std::string& sql) {
+    auto r = rows(sql);
+    if (r.size() != 1)
+      throw std::runtime_error("expected one row from: " + sql);
+    return r.front();
+  }
+
+  void exec(const std::string& sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string why = msg ? msg : "?";
+      sqlite3_free(msg);
+      throw std::runtime_error("exec failed: " + why);
+    }
+  }
+
+private:
+  sqlite3* db_ = nullptr;
+};
+
+task_envelope task(std::uint64_t batch, std::int64_t id, caf::optional<std::string> type,
+                   caf::optional<std::string> summary) {
+  task_envelope t;
+  t.batch = batch;
+  t.update.id = id;
+  t.update.type = std::move(type);
+  t.update.summary = std::move(summary);
+  return t;
+}
+
+/// Runs the four stages for one task in one group; returns the failing stage's result, if any.
+store_result run_all(task_store& store, const task_envelope& t) {
+  store.begin();
+  store_result result;
+  for (auto where : all_stages) {
+    result = store.apply(where, t);
+    if (result.outcome != store_result::kind::ok)
+      break;
+  }
+  auto err = store.commit();
+  REQUIRE(err == "");
+  return result;
+}
+
+bool is_ok(const store_result& r) {
+  return r.outcome == store_result::kind::ok;
+}
+
+bool is_timestamp(const std::string& text) {
+  static const std::regex re{R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)"};
+  return std::regex_match(text, re);
+}
+
+const auto none = caf::optional<std::string>{};
+
+} // namespace
+
+TEST_CASE("seed creates exactly the missing tasks and keeps existing ones") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  CHECK(store.counts().tasks == 0);
+  store.seed(0);
+  CHECK(store.counts().tasks == 0);
+  store.seed(5);
+  CHECK(store.counts().tasks == 5);
+  REQUIRE(is_ok(run_all(store, task(1, 3, "Epic", "Changed"))));
+  store.seed(10);
+  CHECK(store.counts().tasks == 10);
+  auto t3 = store.find(3);
+  REQUIRE(t3);
+  CHECK(t3->type == "Epic");
+  CHECK(t3->summary == "Changed");
+  CHECK(t3->version == 2);
+  auto t10 = store.find(10);
+  REQUIRE(t10);
+  CHECK(t10->id == 10);
+  CHECK(t10->type == "Story");
+  CHECK(t10->summary == "Task 10");
+  CHECK(t10->version == 1);
+  CHECK(is_timestamp(t10->updated_at));
+  CHECK_FALSE(store.find(11));
+  CHECK_FALSE(store.find(0));
+  CHECK_FALSE(store.find(-1));
+  store.seed(3); // smaller: nothing changes
+  CHECK(store.counts().tasks == 10);
+  CHECK(store.find(3)->summary == "Changed");
+}
+
+TEST_CASE("validate finds existing tasks and reports missing ones without writing") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(3);
+  store.begin();
+  CHECK(is_ok(store.apply(stage::validate, task(1, 2, "Story", none))));
+  auto missing = store.apply(stage::validate, task(1, 4, "Story", none));
+  CHECK(missing.outcome == store_result::kind::not_found);
+  CHECK(missing.reason == "task 4 does not exist");
+  CHECK(store.apply(stage::validate, task(1, 0, none, "x")).outcome
+        == store_result::kind::not_found);
+  CHECK(store.commit() == "");
+  auto c = store.counts();
+  CHECK(c.tasks == 3);
+  CHECK(c.audit_rows == 0);
+  CHECK(c.applied_updates == 0);
+  CHECK(c.outbox_rows == 0);
+  CHECK(store.find(2)->version == 1);
+}
+
+TEST_CASE("audit records the old and the requested values") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(3);
+  store.begin();
+  CHECK(is_ok(store.apply(stage::audit, task(7, 1, "Epic", none))));
+  CHECK(is_ok(store.apply(stage::audit, task(7, 2, none, "New summary"))));
+  CHECK(store.commit() == "");
+  CHECK(store.counts().audit_rows == 2);
+  CHECK(store.find(1)->version == 1); // auditing changes no task
+  CHECK(store.find(1)->type == "Story");
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    auto rows = db.rows("SELECT batch_id, task_id, old_type, old_summary, new_type, new_summary "
+                        "FROM audit ORDER BY task_id");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0] == batch_id_text(7) + "|1|Story|Task 1|Epic|NULL");
+    CHECK(rows[1] == batch_id_text(7) + "|2|Story|Task 2|NULL|New summary");
+    CHECK(is_timestamp(db.one("SELECT at FROM audit WHERE task_id = 1")));
+  }
+}
+
+TEST_CASE("update bumps the version and applies only the given fields") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(3);
+  store.begin();
+  CHECK(is_ok(store.apply(stage::update, task(1, 1, none, "Only the summary"))));
+  CHECK(is_ok(store.apply(stage::update, task(1, 2, "TechTask", none))));
+  CHECK(is_ok(store.apply(stage::update, task(1, 3, "SubTask", "Both"))));
+  CHECK(store.commit() == "");
+  auto t1 = store.find(1);
+  CHECK(t1->type == "Story");
+  CHECK(t1->summary == "Only the summary");
+  CHECK(t1->version == 2);
+  CHECK(is_timestamp(t1->updated_at));
+  auto t2 = store.find(2);
+  CHECK(t2->type == "TechTask");
+  CHECK(t2->summary == "Task 2");
+  CHECK(t2->version == 2);
+  auto t3 = store.find(3);
+  CHECK(t3->type == "SubTask");
+  CHECK(t3->summary == "Both");
+  CHECK(t3->version == 2);
+  CHECK(store.counts().applied_updates == 3);
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    CHECK(db.one("SELECT batch_id, version FROM applied_updates WHERE task_id = 3")
+          == batch_id_text(1) + "|2");
+    CHECK(db.one("SELECT updated_at = (SELECT at FROM applied_updates WHERE task_id = 3) "
+                 "FROM tasks WHERE id = 3")
+          == "1");
+  }
+}
+
+TEST_CASE("notify writes one outbox row with a readable message") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(20);
+  REQUIRE(is_ok(run_all(store, task(2, 17, "Story", R"(Rename "login" page)"))));
+  CHECK(store.counts().outbox_rows == 1);
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    CHECK(db.one("SELECT message FROM outbox WHERE task_id = 17")
+          == R"(task 17 updated to version 2: type Story, summary "Rename \"login\" page")");
+    CHECK(is_timestamp(db.one("SELECT created_at FROM outbox WHERE task_id = 17")));
+  }
+}
+
+TEST_CASE("applying the same task twice changes nothing the second time") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(10);
+  auto t = task(5, 5, "Epic", "Once");
+  REQUIRE(is_ok(run_all(store, t)));
+  // Again in a new group, and twice within one group.
+  REQUIRE(is_ok(run_all(store, t)));
+  store.begin();
+  for (auto where : {stage::audit, stage::update, stage::notify}) {
+    CHECK(is_ok(store.apply(where, t)));
+    CHECK(is_ok(store.apply(where, t)));
+  }
+  CHECK(store.commit() == "");
+  // A retry with other values (a bug upstream) must not apply either.
+  REQUIRE(is_ok(run_all(store, task(5, 5, "Story", "Other"))));
+  auto t5 = store.find(5);
+  CHECK(t5->version == 2);
+  CHECK(t5->type == "Epic");
+  CHECK(t5->summary == "Once");
+  auto c = store.counts();
+  CHECK(c.audit_rows == 1);
+  CHECK(c.applied_updates == 1);
+  CHECK(c.outbox_rows == 1);
+
+  SECTION("another batch on the same task applies again") {
+    REQUIRE(is_ok(run_all(store, task(6, 5, none, "Twice"))));
+    t5 = store.find(5);
+    CHECK(t5->version == 3);
+    CHECK(t5->type == "Epic");
+    CHECK(t5->summary == "Twice");
+    c = store.counts();
+    CHECK(c.audit_rows == 2);
+    CHECK(c.applied_updates == 2);
+    CHECK(c.outbox_rows == 2);
+    if (f.is_sqlite()) {
+      reader db{f.file->path};
+      CHECK(db.rows("SELECT batch_id, version FROM applied_updates ORDER BY version")
+            == std::vector<std::string>{batch_id_text(5) + "|2", batch_id_text(6) + "|3"});
+      CHECK(db.one("SELECT old_summary, new_summary FROM audit WHERE batch_id = '"
+                   + batch_id_text(6) + "'")
+            == "Once|Twice");
+    }
+  }
+}
+
+TEST_CASE("writes for a task that no longer exists fail with storage_error") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(2);
+  store.begin();
+  for (auto where : {stage::audit, stage::update, stage::notify}) {
+    auto r = store.apply(where, task(1, 9, "Epic", none));
+    CHECK(r.outcome == store_result::kind::storage_error);
+    CHECK(r.reason == "task 9 does not exist any more");
+  }
+  CHECK(is_ok(store.apply(stage::update, task(1, 2, "Epic", none))));
+  CHECK(store.commit() == "");
+  auto c = store.counts();
+  CHECK(c.audit_rows == 0);
+  CHECK(c.applied_updates == 1);
+  CHECK(c.outbox_rows == 0);
+}
+
+TEST_CASE("begin and commit group writes; a lone apply commits by itself") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(4);
+  CHECK(store.commit() == ""); // nothing open: nothing to do
+  store.begin();
+  store.begin(); // joins the open group
+  CHECK(is_ok(store.apply(stage::update, task(1, 1, "Epic", none))));
+  CHECK(store.commit() == "");
+  CHECK(store.commit() == "");
+  CHECK(is_ok(store.apply(stage::update, task(1, 2, "Epic", none)))); // outside a group
+  CHECK(store.find(1)->version == 2);
+  CHECK(store.find(2)->version == 2);
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    CHECK(db.one("SELECT count(*) FROM applied_updates") == "2");
+  }
+}
+
+TEST_CASE("sqlite: a refused write fails only its task and the store stays usable") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f.file->path, true};
+  admin.exec("CREATE TRIGGER outbox_full BEFORE INSERT ON outbox WHEN NEW.task_id = 7 "
+             "BEGIN SELECT RAISE(ABORT, 'outbox full'); END;");
+  store.begin();
+  for (std::int64_t id : {7, 8})
+    for (auto where : {stage::validate, stage::audit, stage::update})
+      REQUIRE(is_ok(store.apply(where, task(3, id, "Epic", none))));
+  auto refused = store.apply(stage::notify, task(3, 7, "Epic", none));
+  CHECK(refused.outcome == store_result::kind::storage_error);
+  CHECK_THAT(refused.reason, Catch::Contains("outbox full"));
+  CHECK_THAT(refused.reason, Catch::Contains("outbox insert failed"));
+  CHECK(is_ok(store.apply(stage::notify, task(3, 8, "Epic", none))));
+  CHECK(store.commit() == "");
+  CHECK(admin.rows("SELECT task_id FROM outbox") == std::vector<std::string>{"8"});
+  // Task 7 failed in Notify: it was updated all the same.
+  CHECK(admin.one("SELECT version, type FROM tasks WHERE id = 7") == "2|Epic");
+  CHECK(admin.one("SELECT count(*) FROM audit") == "2");
+  // Once the cause is gone, a retry of the same task succeeds.
+  admin.exec("DROP TRIGGER outbox_full");
+  store.begin();
+  CHECK(is_ok(store.apply(stage::notify, task(3, 7, "Epic", none))));
+  CHECK(store.commit() == "");
+  CHECK(store.counts().outbox_rows == 2);
+}
+
+TEST_CASE("sqlite: a refused task update leaves no applied_updates row behind") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f.file->path, true};
+  admin.exec("CREATE TRIGGER tasks_locked BEFORE UPDATE ON tasks WHEN NEW.id = 9 "
+             "BEGIN SELECT RAISE(ABORT, 'task 9 is locked'); END;");
+  store.begin();
+  auto refused = store.apply(stage::update, task(4, 9, "Epic", none));
+  CHECK(refused.outcome == store_result::kind::storage_error);
+  CHECK_THAT(refused.reason, Catch::Contains("task 9 is locked"));
+  CHECK(is_ok(store.apply(stage::update, task(4, 8, "Epic", none))));
+  CHECK(store.commit() == "");
+  CHECK(admin.rows("SELECT task_id FROM applied_updates") == std::vector<std::string>{"8"});
+  CHECK(store.find(9)->version == 1);
+  admin.exec("DROP TRIGGER tasks_locked");
+  CHECK(is_ok(store.apply(stage::update, task(4, 9, "Epic", none))));
+  CHECK(store.find(9)->version == 2);
+  CHECK(store.find(9)->type == "Epic");
+}
+
+TEST_CASE("sqlite: an error that rolls back the transaction fails the whole group") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f.file->path, true};
+  admin.exec("CREATE TRIGGER outbox_broken BEFORE INSERT ON outbox WHEN NEW.task_id = 9 "
+             "BEGIN SELECT RAISE(ROLLBACK, 'outbox broken'); END;");
+  store.begin();
+  CHECK(is_ok(store.apply(stage::update, task(5, 1, "Epic", none))));
+  auto refused = store.apply(stage::notify, task(5, 9, "Epic", none));
+  CHECK(refused.outcome == store_result::kind::storage_error);
+  CHECK_THAT(refused.reason, Catch::Contains("outbox broken"));
+  auto later = store.apply(stage::update, task(5, 2, "Epic", none));
+  CHECK(later.outcome == store_result::kind::storage_error);
+  CHECK_THAT(later.reason, Catch::Contains("rolled back"));
+  auto err = store.commit();
+  CHECK_THAT(err, Catch::Contains("outbox broken"));
+  CHECK(store.find(1)->version == 1);
+  CHECK(store.find(2)->version == 1);
+  CHECK(store.counts().applied_updates == 0);
+  // The store is usable again in the next group.
+  admin.exec("DROP TRIGGER outbox_broken");
+  REQUIRE(is_ok(run_all(store, task(5, 1, "Epic", none))));
+  CHECK(store.find(1)->version == 2);
+}
+
+TEST_CASE("sqlite: the file is readable by another connection while the store is open") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(100);
+  reader db{f.file->path};
+  CHECK(db.one("PRAGMA journal_mode") == "wal");
+  CHECK(db.one("SELECT count(*) FROM tasks") == "100");
+  // While a group is open, readers see the last committed state and are not blocked.
+  store.begin();
+  CHECK(is_ok(store.apply(stage::update, task(1, 1, "Epic", none))));
+  CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "1");
+  CHECK(store.commit() == "");
+  CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "2");
+  CHECK(db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        == std::vector<std::string>{"applied_updates", "audit", "outbox", "tasks"});
+}
+
+TEST_CASE("sqlite: the data survives reopening the file") {
+  temp_db_path file;
+  {
+    auto store = make_sqlite_store(file.path.string());
+    store->seed(5);
+    REQUIRE(is_ok(run_all(*store, task(1, 4, "Epic", "Kept"))));
+  }
+  auto store = make_sqlite_store(file.path.string());
+  auto t4 = store->find(4);
+  REQUIRE(t4);
+  CHECK(t4->summary == "Kept");
+  CHECK(t4->version == 2);
+  // The rows written before make a retry a no-op.
+  REQUIRE(is_ok(run_all(*store, task(1, 4, "Epic", "Kept"))));
+  CHECK(store->find(4)->version == 2);
+  auto c = store->counts();
+  CHECK(c.tasks == 5);
+  CHECK(c.audit_rows == 1);
+  CHECK(c.applied_updates == 1);
+  CHECK(c.outbox_rows == 1);
+}
+
+TEST_CASE("sqlite: opening a bad path throws naming the path") {
+  auto missing_dir = fs::temp_directory_path() / "taskpipe-no-such-dir-4711" / "x.db";
+  try {
+    make_sqlite_store(missing_dir.string());
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains(missing_dir.string()));
+  }
+  temp_db_path garbage;
+  {
+    std::ofstream out{garbage.path};
+    out << std::string(8192, 'x');
+  }
+  try {
+    make_sqlite_store(garbage.path.string());
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains(garbage.path.string()));
+    CHECK_THAT(e.what(), Catch::Contains("not a database"));
+  }
+}
