@@ -127,8 +127,8 @@ pipeline_config common_pipeline_config(const option_set& opts) {
   else
     throw option_error{fmt::format("--store={}: expected sqlite or memory", store)};
   cfg.db_path = opts.get("db");
-  if (cfg.store == store_kind::sqlite && cfg.db_path.empty())
-    throw option_error{"--db: expected a file path"};
+  if (opts.given("db") && cfg.db_path.empty())
+    throw option_error{"--db=: expected a file path"};
   cfg.seed_tasks = opts.get_int("seed-tasks", 0, 100'000'000);
   return cfg;
 }

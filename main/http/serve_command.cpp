@@ -1,0 +1,182 @@
+#include "main/http/serve_command.hpp"
+
+#include "main/http/actor_backend.hpp"
+#include "main/http/server.hpp"
+#include "main/options.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <limits>
+#include <pthread.h>
+#include <sstream>
+#include <sys/resource.h>
+#include <thread>
+#include <unistd.h>
+
+namespace taskpipe {
+
+namespace {
+
+constexpr const char* prefix = "taskpipe serve: ";
+
+/// The token file's content without surrounding whitespace (the trailing newline included).
+std::string read_token(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw option_error{"--api-token-file=" + path + ": cannot read the file"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto token = text.str();
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
+  std::size_t begin = 0;
+  std::size_t end = token.size();
+  while (begin < end && is_space(token[begin]))
+    ++begin;
+  while (end > begin && is_space(token[end - 1]))
+    --end;
+  token = token.substr(begin, end - begin);
+  if (token.empty())
+    throw option_error{"--api-token-file=" + path + ": the file holds no token"};
+  for (auto c : token)
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) == 0x7f)
+      throw option_error{"--api-token-file=" + path
+                         + ": the token must be one word of visible characters"};
+  return token;
+}
+
+/// 1,000 concurrent clients need more than the usual 1,024 descriptors: raise the soft limit to
+/// the hard one.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+/// Asks the coordinator to drain and waits for its answer.
+bool drain(caf::actor_system& sys, const coordinator_actor& coordinator) {
+  auto done = std::make_shared<std::promise<std::string>>();
+  auto answer = done->get_future();
+  http::request_drain(sys, coordinator, [done](bool ok, std::string why) {
+    done->set_value(ok ? std::string{} : (why.empty() ? std::string{"failed"} : why));
+  });
+  auto why = answer.get();
+  if (!why.empty())
+    std::cerr << prefix << "drain: " << why << std::endl;
+  return why.empty();
+}
+
+} // namespace
+
+int serve_command(const std::vector<std::string>& args) {
+  option_set opts{"serve", "Starts the HTTP batch API on this node (all four stages local)."};
+  add_common_options(opts, "zero", "taskpipe.db");
+  opts.add("listen", "HOST:PORT", "127.0.0.1:8080", "address to listen on; port 0 picks a free port");
+  opts.add("max-batch-tasks", "N", "1000000", "most tasks in one batch (413 batch_too_large)");
+  opts.add("max-body-bytes", "N", "268435456", "largest request body (413 batch_too_large)");
+  opts.add("max-in-flight", "N", "2000000",
+           "tasks admitted at once across all batches (503 overloaded)");
+  opts.add("batch-timeout", "MS", "60000", "default deadline per batch (a batch's timeout_ms wins)");
+  opts.add("remote", "STAGE@HOST:PORT[,HOST:PORT...]", "",
+           "run STAGE on those stage hosts (repeatable; not supported yet)");
+  opts.add("api-token-file", "PATH", "",
+           "require Authorization: Bearer <token> (the file's content) on all but /healthz");
+  opts.add("http-threads", "N", "1", "Asio threads serving HTTP");
+
+  pipeline_config cfg;
+  http::server_options sopts;
+  caf::actor_system_config sys_cfg;
+  try {
+    opts.parse(args);
+    if (opts.help_requested()) {
+      std::fputs(opts.help().c_str(), stdout);
+      return 0;
+    }
+    if (opts.given("remote"))
+      throw option_error{"--remote=" + opts.get("remote")
+                         + ": remote stages are not supported yet; every stage runs locally"};
+    cfg = common_pipeline_config(opts);
+    parse_host_port("listen", opts.get("listen"), sopts.host, sopts.port);
+    constexpr auto int_max = std::numeric_limits<std::int64_t>::max();
+    sopts.max_batch_tasks = static_cast<std::uint64_t>(opts.get_int("max-batch-tasks", 1, int_max));
+    sopts.max_body_bytes = static_cast<std::uint64_t>(opts.get_int("max-body-bytes", 1, int_max));
+    sopts.max_in_flight = static_cast<std::uint64_t>(opts.get_int("max-in-flight", 1, int_max));
+    sopts.threads = static_cast<std::size_t>(opts.get_int("http-threads", 1, 64));
+    cfg.max_in_flight = sopts.max_in_flight;
+    cfg.batch_timeout = std::chrono::milliseconds{opts.get_int("batch-timeout", 1, 3'600'000)};
+    if (opts.given("api-token-file"))
+      sopts.api_token = read_token(opts.get("api-token-file"));
+    configure_actor_system(sys_cfg, opts);
+  } catch (const option_error& e) {
+    std::cerr << prefix << e.what() << std::endl;
+    return 2;
+  }
+
+  // Before any thread exists (CAF's, Asio's), so that every thread inherits the mask and only
+  // sigwait below sees SIGTERM/SIGINT.
+  auto signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+
+  caf::actor_system sys{sys_cfg};
+  pipeline node;
+  try {
+    node = spawn_pipeline(sys, cfg);
+  } catch (const std::exception& e) {
+    std::cerr << prefix << "cannot open the store: " << e.what() << std::endl;
+    return 1;
+  }
+  auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
+  int status = 0;
+  {
+    http::server front{*backend, node.metrics, sopts};
+    try {
+      front.start();
+    } catch (const std::exception& e) {
+      std::cerr << prefix << e.what() << std::endl;
+      drain(sys, node.coordinator);
+      return 1;
+    }
+    std::printf("listening on %s\n", front.address().c_str());
+    std::fflush(stdout);
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::cerr << prefix << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": draining (new batches get 503; a second signal exits at once)" << std::endl;
+    front.begin_drain();
+    // A second signal ends the process at once with status 1.
+    std::thread{[signals] {
+      int second = 0;
+      sigwait(&signals, &second);
+      std::_Exit(1);
+    }}.detach();
+    if (!drain(sys, node.coordinator))
+      status = 1;
+    // Every admitted batch has finished; let the answers reach their clients.
+    front.stop(std::chrono::seconds{10});
+  }
+  sys.await_all_actors_done();
+  std::cerr << prefix << "drained, exiting" << std::endl;
+  return status;
+}
+
+} // namespace taskpipe
