@@ -13,7 +13,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
     store->seed(cfg.seed_tasks);
   pipeline result;
   result.metrics = std::make_shared<pipeline_metrics>();
-  result.store = spawn_store_actor(sys, std::move(store));
+  result.store = spawn_store_actor(sys, std::move(store), cfg.store == store_kind::sqlite);
   result.coordinator = spawn_coordinator(sys, cfg, result.store, result.metrics);
   return result;
 }

@@ -87,9 +87,13 @@ store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_st
 
 } // namespace
 
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store) {
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
+                              bool blocking) {
   // spawn copies its arguments: hand the store over in a shared_ptr.
-  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<task_store>{std::move(store)});
+  std::shared_ptr<task_store> owned{std::move(store)};
+  if (blocking)
+    return sys.spawn<caf::detached>(store_behavior, std::move(owned));
+  return sys.spawn(store_behavior, std::move(owned));
 }
 
 } // namespace taskpipe

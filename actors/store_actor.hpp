@@ -10,7 +10,9 @@
 
 namespace taskpipe {
 
-/// Spawns the store actor, detached (SQLite calls block), owning `store`.
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store);
+/// Spawns the store actor owning `store`: detached (on its own thread) when the store's calls
+/// block, as SQLite's do, so the scheduler's threads never wait on I/O.
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
+                              bool blocking);
 
 } // namespace taskpipe

@@ -34,7 +34,7 @@ caf::error make_error(refusal code, std::string detail) {
 }
 
 bool as_refusal(const caf::error& err, refusal& out) {
-  if (err.category() != error_category)
+  if (!err || err.category() != error_category)
     return false;
   out = static_cast<refusal>(err.code());
   return true;

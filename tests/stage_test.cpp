@@ -1,1 +1,189 @@
-#include <catch2/catch.hpp>
+// One stage pool on its own, with a fake next stage and failure aggregator.
+#include "actors/stage.hpp"
+#include "actors/store/task_store.hpp"
+#include "actors/store_actor.hpp"
+#include "test_node.hpp"
+
+using namespace taskpipe;
+using namespace taskpipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct collected {
+  std::vector<task_envelope> passed;
+  std::vector<task_failure> failed;
+};
+
+stage_actor::behavior_type fake_next(stage_actor::pointer, std::shared_ptr<collected> out) {
+  return {
+    [out](task_chunk& c) {
+      for (auto& t : c.tasks)
+        out->passed.push_back(std::move(t));
+    },
+    [](cancel_atom, std::uint64_t) {},
+    [](expire_atom, std::uint64_t) {},
+    [](done_atom, std::uint64_t) {},
+    [](retire_atom) {},
+    [](caf::tick_atom) {},
+  };
+}
+
+failure_aggregator_actor::behavior_type fake_failures(failure_aggregator_actor::pointer,
+                                                      std::shared_ptr<collected> out) {
+  return {
+    [out](failure_chunk& c) {
+      for (auto& f : c.failures)
+        out->failed.push_back(std::move(f));
+    },
+    [](get_atom) { return failure_counts{}; },
+  };
+}
+
+struct stage_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing_config(cfg)};
+  caf::scheduler::test_coordinator& sched{
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())};
+  std::shared_ptr<collected> out = std::make_shared<collected>();
+  std::shared_ptr<pipeline_metrics> metrics = std::make_shared<pipeline_metrics>();
+  store_actor store;
+  stage_actor next;
+  failure_aggregator_actor failures;
+  stage_actor stage_under_test;
+
+  explicit stage_fixture(stage which, latency_model latency, fault_injector faults = {}) {
+    auto memory = make_memory_store();
+    memory->seed(100);
+    store = spawn_store_actor(sys, std::move(memory), false);
+    next = sys.spawn(fake_next, out);
+    failures = sys.spawn(fake_failures, out);
+    stage_config sc;
+    sc.which = which;
+    sc.workers = 3;
+    sc.chunk_size = 4;
+    sc.latency = latency;
+    sc.next = next;
+    sc.failures = failures;
+    sc.store = store;
+    sc.metrics = metrics;
+    sc.faults = std::move(faults);
+    stage_under_test = spawn_stage(sys, sc);
+    sched.run();
+  }
+
+  ~stage_fixture() {
+    for (auto h : {caf::actor_cast<caf::actor>(stage_under_test), caf::actor_cast<caf::actor>(next),
+                   caf::actor_cast<caf::actor>(failures), caf::actor_cast<caf::actor>(store)})
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void send(std::uint64_t batch, std::int64_t first, std::int64_t last) {
+    task_chunk chunk;
+    for (auto id = first; id <= last; ++id)
+      chunk.tasks.push_back(task_envelope{batch, static_cast<std::uint32_t>(id), false,
+                                          update(id, std::string{"Epic"}, std::string{"x"})});
+    caf::anon_send(stage_under_test, std::move(chunk));
+  }
+
+  void run_for(std::chrono::milliseconds d) {
+    sched.run();
+    for (auto i = 0; i < d.count(); ++i) {
+      sched.advance_time(1ms);
+      sched.run();
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("a stage holds each task for its own latency / with no head-of-line blocking") {
+  stage_fixture f{stage::audit, latency_model{latency_model::kind::seed, 0}};
+  f.send(1, 1, 10);
+  f.run_for(99ms);
+  CHECK(f.out->passed.empty());
+  f.run_for(2ms);
+  CHECK(f.out->passed.size() == 8);  // every id but 5 and 10
+  f.run_for(400ms);
+  CHECK(f.out->passed.size() == 10);
+  CHECK(f.out->failed.empty());
+  CHECK(f.metrics->stages[1].succeeded.load() == 10);
+}
+
+TEST_CASE("validate fails bad requests and unknown ids / and forwards the rest") {
+  stage_fixture f{stage::validate, latency_model{}};
+  task_chunk chunk;
+  chunk.tasks.push_back(task_envelope{1, 0, false, update(1, std::string{"Epic"}, caf::none)});
+  chunk.tasks.push_back(task_envelope{1, 1, false, update(2, caf::none, caf::none)});
+  chunk.tasks.push_back(task_envelope{1, 2, false, update(500, std::string{"Epic"}, caf::none)});
+  chunk.tasks.push_back(task_envelope{1, 3, true, update(1, std::string{"Epic"}, caf::none)});
+  caf::anon_send(f.stage_under_test, std::move(chunk));
+  f.sched.run();
+  REQUIRE(f.out->passed.size() == 1);
+  CHECK(f.out->passed[0].update.id == 1);
+  REQUIRE(f.out->failed.size() == 3);
+  std::map<std::uint32_t, failure_code> codes;
+  for (const auto& x : f.out->failed)
+    codes[x.index] = x.code;
+  CHECK(codes[1] == failure_code::empty_update);
+  CHECK(codes[2] == failure_code::not_found);
+  CHECK(codes[3] == failure_code::duplicate_in_batch);
+}
+
+TEST_CASE("cancel and expire drop the held tasks of that batch only") {
+  stage_fixture f{stage::validate, latency_model{latency_model::kind::fixed, 100}};
+  f.send(1, 1, 5);
+  f.send(2, 6, 10);
+  f.run_for(50ms);
+  caf::anon_send(f.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  f.sched.run();
+  CHECK(f.out->failed.size() == 5);
+  for (const auto& x : f.out->failed)
+    CHECK((x.batch == 1 && x.code == failure_code::cancelled && x.where == stage::validate));
+  f.send(1, 11, 12);  // stragglers of a cancelled batch fail on arrival
+  f.sched.run();
+  CHECK(f.out->failed.size() == 7);
+  f.run_for(60ms);
+  CHECK(f.out->passed.size() == 5);  // batch 2 unaffected
+  f.send(3, 20, 21);
+  f.sched.run();
+  caf::anon_send(f.stage_under_test, expire_atom_v, std::uint64_t{3});
+  f.sched.run();
+  REQUIRE(f.out->failed.size() == 9);
+  CHECK(f.out->failed.back().code == failure_code::timeout);
+}
+
+TEST_CASE("cancel does not apply once tasks are handed to Update") {
+  stage_fixture f{stage::update, latency_model{latency_model::kind::fixed, 100}};
+  f.send(1, 1, 3);
+  f.run_for(50ms);
+  caf::anon_send(f.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  f.run_for(60ms);
+  CHECK(f.out->failed.empty());
+  CHECK(f.out->passed.size() == 3);
+}
+
+TEST_CASE("a throwing worker fails only its task / and the pool keeps its size") {
+  int throws = 0;
+  stage_fixture f{stage::notify, latency_model{},
+                  [&](stage, const task_envelope& t) {
+                    if (t.update.id == 3 || t.update.id == 7) {
+                      ++throws;
+                      throw std::logic_error("boom");
+                    }
+                  }};
+  f.send(1, 1, 20);
+  f.sched.run();
+  CHECK(throws == 2);
+  CHECK(f.out->passed.size() == 18);
+  REQUIRE(f.out->failed.size() == 2);
+  for (const auto& x : f.out->failed) {
+    CHECK(x.code == failure_code::internal);
+    CHECK(x.where == stage::notify);
+  }
+  CHECK(f.metrics->workers_replaced.load() == 2);
+  f.send(2, 21, 40);
+  f.sched.run();
+  CHECK(f.out->passed.size() == 38);
+}

@@ -136,9 +136,9 @@ public:
     exec_or_throw("PRAGMA journal_mode=WAL");
     exec_or_throw("PRAGMA synchronous=NORMAL");
     exec_or_throw("PRAGMA foreign_keys=OFF");
-    exec_or_throw("PRAGMA cache_size=-65536"); // 64 MiB: keeps the hot part of 1M-task tables
+    exec_or_throw("PRAGMA cache_size=-2000"); // 64 MiB: keeps the hot part of 1M-task tables
     exec_or_throw("PRAGMA temp_store=MEMORY");
-    exec_or_throw("PRAGMA wal_autocheckpoint=300");
+    exec_or_throw("PRAGMA wal_autocheckpoint=3000");
     exec_or_throw(schema_sql);
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");
@@ -146,11 +146,12 @@ public:
     task_exists_ = prepare("SELECT 1 FROM tasks WHERE id = ?1");
     audit_insert_ = prepare(
       "INSERT OR IGNORE INTO audit(batch_id, task_id, old_type, old_summary, new_type, "
-      "new_summary, at) SELECT ?1, id, type, summary, ?2, ?3, ?4 FROM tasks WHERE id = ?5");
+      "new_summary, at) VALUES(?1, ?5, (SELECT type FROM tasks WHERE id = ?5), "
+      "(SELECT summary FROM tasks WHERE id = ?5), ?2, ?3, (SELECT ?4 FROM tasks WHERE id = ?5))");
     audit_exists_ = prepare("SELECT 1 FROM audit WHERE batch_id = ?1 AND task_id = ?2");
     applied_insert_ = prepare(
       "INSERT OR IGNORE INTO applied_updates(batch_id, task_id, version, at) "
-      "SELECT ?1, id, version + 1, ?2 FROM tasks WHERE id = ?3");
+      "VALUES(?1, ?3, (SELECT version + 1 FROM tasks WHERE id = ?3), ?2)");
     applied_exists_ = prepare(
       "SELECT 1 FROM applied_updates WHERE batch_id = ?1 AND task_id = ?2");
     applied_delete_ = prepare(
@@ -161,11 +162,11 @@ public:
     // The message quotes the summary with '\' and '"' escaped, so it reads unambiguously.
     outbox_insert_ = prepare(R"sql(
       INSERT OR IGNORE INTO outbox(batch_id, task_id, message, created_at)
-      SELECT ?1, id,
-             'task ' || id || ' updated to version ' || version || ': type ' || type
-               || ', summary "' || replace(replace(summary, '\', '\\'), '"', '\"') || '"',
-             ?2
-      FROM tasks WHERE id = ?3)sql");
+      VALUES(?1, ?3,
+             (SELECT 'task ' || id || ' updated to version ' || version || ': type ' || type
+                || ', summary "' || replace(replace(summary, '\', '\\'), '"', '\"') || '"'
+              FROM tasks WHERE id = ?3),
+             ?2))sql");
     outbox_exists_ = prepare("SELECT 1 FROM outbox WHERE batch_id = ?1 AND task_id = ?2");
     find_ = prepare("SELECT type, summary, version, updated_at FROM tasks WHERE id = ?1");
     counts_ = prepare("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "

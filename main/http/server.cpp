@@ -357,9 +357,11 @@ reply failed_reply(const state& st, const backend_reply& r) {
 
 /// Awaits the backend's answer: `start` receives a reply_fn that may be called on any thread; the
 /// answer is posted to the coroutine's executor (the connection's strand) and resumes it there.
+/// A plain function returning the awaitable (not a coroutine taking a by-value argument: g++ 12
+/// destroys such temporaries twice).
 template <class Start>
-asio::awaitable<backend_reply> call_backend(Start start) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(backend_reply)>(
+asio::awaitable<backend_reply> backend_call(Start start) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(backend_reply)>(
     [start = std::move(start)](auto handler) mutable {
       using handler_type = decltype(handler);
       auto ex = asio::get_associated_executor(handler);
@@ -377,7 +379,7 @@ asio::awaitable<backend_reply> call_backend(Start start) {
 
 /// Writes a response; false if the connection broke.
 asio::awaitable<bool> write_reply(state& st, beast::tcp_stream& stream, unsigned version,
-                                  bool keep_alive, reply r) {
+                                  bool keep_alive, reply& r) {
   bhttp::response<bhttp::string_body> res{r.status, version};
   res.set(bhttp::field::server, "taskpipe");
   res.set(bhttp::field::content_type, r.content_type);
@@ -458,7 +460,7 @@ asio::awaitable<reply> submit_batch(state& st, const plan& p, std::string_view b
   if (st.draining.load())
     co_return shutting_down(st);
   bool wait = p.wait;
-  auto answer = co_await call_backend([&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
+  auto answer = co_await backend_call([&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
     st.be.submit(std::move(batch), wait, std::move(done));
   });
   if (answer.what == backend_reply::kind::refused)
@@ -493,7 +495,7 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
                               "no batch " + quoted(p.batch_id)
                                 + "; batch ids look like b-0123456789abcdef");
       bool cancel = p.where == route::batch_cancel;
-      auto answer = co_await call_backend([&st, id = p.batch_id, cancel](reply_fn done) mutable {
+      auto answer = co_await backend_call([&st, id = p.batch_id, cancel](reply_fn done) mutable {
         if (cancel)
           st.be.cancel(std::move(id), std::move(done));
         else
@@ -516,7 +518,7 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
         co_return error_reply(bhttp::status::not_found, "not_found",
                               "no task " + quoted(p.task_text)
                                 + "; task ids are integers from 1 to 9223372036854775807");
-      auto answer = co_await call_backend(
+      auto answer = co_await backend_call(
         [&st, id](reply_fn done) mutable { st.be.get_task(id, std::move(done)); });
       if (answer.what != backend_reply::kind::ok)
         co_return answer.what == backend_reply::kind::refused ? refused_reply(st, answer)
@@ -539,6 +541,19 @@ bool is_disconnect(const beast::error_code& ec) {
          || ec == asio::error::not_connected || ec == asio::error::bad_descriptor;
 }
 
+/// Answers an error decided before the body was read (or while reading it). A body left unread
+/// means the connection cannot be reused: close it after a lingering read. Returns whether the
+/// connection stays open.
+asio::awaitable<bool> answer_early(state& st, beast::tcp_stream& stream, bool body_unread,
+                                   unsigned version, bool keep, reply& r) {
+  if (body_unread)
+    r.close = true;
+  bool ok = co_await write_reply(st, stream, version, keep && !st.draining.load(), r);
+  if (body_unread && ok)
+    co_await linger_close(stream);
+  co_return ok && keep && !body_unread && !st.draining.load();
+}
+
 /// Handles one request whose header was read. Returns whether the connection stays open.
 asio::awaitable<bool> handle_request(state& st, beast::tcp_stream& stream,
                                      beast::flat_buffer& buffer,
@@ -548,29 +563,23 @@ asio::awaitable<bool> handle_request(state& st, beast::tcp_stream& stream,
   unsigned version = req.version();
   bool keep = req.keep_alive();
   auto p = make_plan(st, req);
-
-  // An error decided on the header alone: answer it; a body not read yet means the connection
-  // cannot be reused.
-  auto answer_early = [&](reply r) -> asio::awaitable<bool> {
-    bool body_unread = !parser.is_done();
-    if (body_unread)
-      r.close = true;
-    bool ok = co_await write_reply(st, stream, version, keep && !st.draining.load(), std::move(r));
-    if (body_unread && ok)
-      co_await linger_close(stream);
-    co_return ok && keep && !body_unread && !st.draining.load();
-  };
-
-  if (p.early)
-    co_return co_await answer_early(std::move(*p.early));
-
+  std::optional<reply> early = std::move(p.early);
   beast::error_code ec;
-  if (p.where == route::submit) {
-    if (auto bad = check_content_type(req))
-      co_return co_await answer_early(std::move(*bad));
-    if (auto length = parser.content_length(); length && *length > st.opts.max_body_bytes)
-      co_return co_await answer_early(too_large_body(st));
-    if (!parser.is_done()) {
+
+  if (!early && p.where == route::submit) {
+    early = check_content_type(req);
+    if (!early) {
+      if (auto length = parser.content_length(); length && *length > st.opts.max_body_bytes)
+        early = too_large_body(st);
+    }
+  }
+  if (early) {
+    bool open = co_await answer_early(st, stream, !parser.is_done(), version, keep, *early);
+    co_return open;
+  }
+
+  if (!parser.is_done()) {
+    if (p.where == route::submit) {
       auto expect = req.find(bhttp::field::expect);
       if (expect != req.end() && iequals(sv(expect->value()), "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
@@ -579,40 +588,38 @@ asio::awaitable<bool> handle_request(state& st, beast::tcp_stream& stream,
         if (ec)
           co_return false;
       }
-      stream.expires_after(st.opts.body_timeout);
-      co_await bhttp::async_read(stream, buffer, parser,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == bhttp::error::body_limit)
-        co_return co_await answer_early(too_large_body(st));
-      if (ec) {
-        if (!is_disconnect(ec))
-          co_await answer_early(error_reply(bhttp::status::bad_request, "bad_request",
-                                            "malformed HTTP body: " + ec.message()));
-        co_return false;
-      }
+    } else {
+      // Other routes take no body; read (and ignore) a small one to keep the connection usable.
+      parser.body_limit(max_other_body_bytes);
     }
-    stream.expires_never();
-    auto r = co_await submit_batch(st, p, parser.get().body());
-    bool ok = co_await write_reply(st, stream, version, keep && !st.draining.load(), std::move(r));
-    co_return ok && keep && !st.draining.load();
-  }
-
-  if (!parser.is_done()) {
-    // Other routes take no body; read (and ignore) a small one to keep the connection usable.
-    parser.body_limit(max_other_body_bytes);
     stream.expires_after(st.opts.body_timeout);
-    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == bhttp::error::body_limit)
-      co_return co_await answer_early(error_reply(
-        bhttp::status::bad_request, "bad_request",
-        "this endpoint takes no body; got more than " + std::to_string(max_other_body_bytes)
-          + " bytes"));
-    if (ec)
+    co_await bhttp::async_read(stream, buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::body_limit) {
+      reply r = p.where == route::submit
+                  ? too_large_body(st)
+                  : error_reply(bhttp::status::bad_request, "bad_request",
+                                "this endpoint takes no body; got more than "
+                                  + std::to_string(max_other_body_bytes) + " bytes");
+      bool open = co_await answer_early(st, stream, true, version, keep, r);
+      co_return open;
+    }
+    if (ec) {
+      if (!is_disconnect(ec)) {
+        reply r = error_reply(bhttp::status::bad_request, "bad_request",
+                              "malformed HTTP body: " + ec.message());
+        co_await answer_early(st, stream, true, version, keep, r);
+      }
       co_return false;
+    }
   }
   stream.expires_never();
-  auto r = co_await answer_route(st, p);
-  bool ok = co_await write_reply(st, stream, version, keep && !st.draining.load(), std::move(r));
+  reply r;
+  if (p.where == route::submit)
+    r = co_await submit_batch(st, p, parser.get().body());
+  else
+    r = co_await answer_route(st, p);
+  bool ok = co_await write_reply(st, stream, version, keep && !st.draining.load(), r);
   co_return ok && keep && !st.draining.load();
 }
 
@@ -635,9 +642,9 @@ asio::awaitable<void> session(state* st, tcp::socket socket) {
                           ? "the request header is over " + std::to_string(max_header_bytes)
                               + " bytes"
                           : "malformed HTTP request: " + ec.message();
-          auto r = error_reply(bhttp::status::bad_request, "bad_request", detail);
+          reply r = error_reply(bhttp::status::bad_request, "bad_request", detail);
           r.close = true;
-          if (co_await write_reply(*st, stream, 11, false, std::move(r)))
+          if (co_await write_reply(*st, stream, 11, false, r))
             co_await linger_close(stream);
         }
         break;
