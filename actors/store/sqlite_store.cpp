@@ -138,7 +138,7 @@ public:
     exec_or_throw("PRAGMA foreign_keys=OFF");
     exec_or_throw("PRAGMA cache_size=-2000"); // 64 MiB: keeps the hot part of 1M-task tables
     exec_or_throw("PRAGMA temp_store=MEMORY");
-    exec_or_throw("PRAGMA wal_autocheckpoint=3000");
+    exec_or_throw("PRAGMA wal_autocheckpoint=1000");
     exec_or_throw(schema_sql);
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");

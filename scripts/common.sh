@@ -1,0 +1,37 @@
+# Shared by run.sh and test.sh: installs missing Debian packages, configures and builds.
+# Source it; do not run it.
+
+TASKPIPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Everything the build, the tests and the benchmarks need, from Debian 12's archive.
+TASKPIPE_PACKAGES=(
+  cmake make g++ pkg-config
+  libcaf-dev libfmt-dev catch2 libsqlite3-dev
+  libboost-dev nlohmann-json3-dev libssl-dev
+  sqlite3 time
+)
+
+# ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; return 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# build_tree DIR [CMAKE_ARGS...]: configures (once) and builds DIR with both cores.
+build_tree() {
+  local dir="$1"
+  shift
+  cmake -S "$TASKPIPE_ROOT" -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}

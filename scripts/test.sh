@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds and runs every test twice: a warnings-as-errors build,
+# and an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+ensure_packages "${TASKPIPE_PACKAGES[@]}"
+
+jobs="$(nproc)"
+echo "== build (warnings are errors)"
+build_tree "$TASKPIPE_ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKPIPE_WARNINGS_AS_ERRORS=ON
+echo "== tests"
+(cd "$TASKPIPE_ROOT/build-test" && ctest -j "$jobs" --output-on-failure --timeout 300)
+
+echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+build_tree "$TASKPIPE_ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTASKPIPE_WARNINGS_AS_ERRORS=ON \
+  -DTASKPIPE_SANITIZE=address,undefined
+echo "== tests under ASan + UBSan"
+(cd "$TASKPIPE_ROOT/build-asan" &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest -j "$jobs" --output-on-failure --timeout 600)
