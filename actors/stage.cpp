@@ -58,9 +58,10 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, 
     [self](std::uint64_t ticket, task_chunk& chunk) {
       auto& st = self->state;
       failure_chunk failed;
-      task_chunk passed;
-      passed.tasks.reserve(chunk.tasks.size());
-      for (auto& t : chunk.tasks) {
+      // Tasks that pass stay in `chunk`, compacted in place: no copy when all pass.
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < chunk.tasks.size(); ++i) {
+        auto& t = chunk.tasks[i];
         try {
           if (st.cfg.faults)
             st.cfg.faults(st.cfg.which, t);
@@ -70,7 +71,9 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, 
               continue;
             }
           }
-          passed.tasks.push_back(std::move(t));
+          if (kept != i)
+            chunk.tasks[kept] = std::move(t);
+          ++kept;
         } catch (const std::exception& e) {
           failed.failures.push_back(
             task_failure{t.batch, t.index, t.update.id, st.cfg.which, failure_code::internal,
@@ -84,6 +87,8 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, 
           st.retiring = true;
         }
       }
+      chunk.tasks.erase(chunk.tasks.begin() + static_cast<std::ptrdiff_t>(kept), chunk.tasks.end());
+      auto& passed = chunk;
       if (st.retiring)
         self->send(st.router, retire_atom_v);  // "let it crash": a replacement starts now
       send_failures(self, failed);
@@ -131,6 +136,11 @@ struct ticket_record {
   std::vector<held_task> tasks;
 };
 
+struct ready_block {
+  std::vector<task_envelope> tasks;
+  clock_time released;  ///< when their latency ended
+};
+
 struct worker_slot {
   worker_actor handle;
   std::size_t outstanding = 0;
@@ -140,7 +150,10 @@ struct worker_slot {
 struct router_state {
   stage_config cfg;
   delay_queue waiting;
-  std::deque<std::pair<task_envelope, clock_time>> ready;  ///< with the time its latency ended
+  /// Tasks whose latency has passed, in blocks as they arrived or were released together: a
+  /// block moves to a worker whole when it fits a chunk, with no per-task work.
+  std::deque<ready_block> ready;
+  std::size_t ready_count = 0;
   std::vector<worker_slot> workers;
   std::size_t next_worker = 0;
   std::uint64_t next_ticket = 1;
@@ -181,10 +194,34 @@ std::string closed_reason(stage where, failure_code code) {
                          where == stage::notify ? " (the update was applied)" : "");
 }
 
+/// Moves up to chunk_size ready tasks into `chunk`, whole blocks where they fit.
+void take_ready(router_state& st, task_chunk& chunk, ticket_record& record) {
+  while (!st.ready.empty() && chunk.tasks.size() < st.cfg.chunk_size) {
+    auto& block = st.ready.front();
+    auto room = st.cfg.chunk_size - chunk.tasks.size();
+    auto first = chunk.tasks.size();
+    if (chunk.tasks.empty() && block.tasks.size() <= room) {
+      chunk.tasks = std::move(block.tasks);
+    } else {
+      auto n = std::min(room, block.tasks.size());
+      auto from = block.tasks.end() - static_cast<std::ptrdiff_t>(n);
+      std::move(from, block.tasks.end(), std::back_inserter(chunk.tasks));
+      block.tasks.erase(from, block.tasks.end());
+    }
+    for (auto i = first; i < chunk.tasks.size(); ++i) {
+      const auto& t = chunk.tasks[i];
+      record.tasks.push_back(held_task{t.batch, t.index, t.update.id, block.released});
+    }
+    st.ready_count -= chunk.tasks.size() - first;
+    if (block.tasks.empty())
+      st.ready.pop_front();
+  }
+}
+
 /// Hands ready tasks to workers with credit left, one chunk each, round robin.
 void dispatch(router_pointer self) {
   auto& st = self->state;
-  while (!st.ready.empty()) {
+  while (st.ready_count > 0) {
     worker_slot* slot = nullptr;
     for (std::size_t i = 0; i < st.workers.size() && slot == nullptr; ++i) {
       auto& candidate = st.workers[(st.next_worker + i) % st.workers.size()];
@@ -194,22 +231,22 @@ void dispatch(router_pointer self) {
     if (slot == nullptr)
       return;
     st.next_worker = (st.next_worker + 1) % st.workers.size();
-    auto n = std::min(st.cfg.chunk_size, st.ready.size());
     task_chunk chunk;
-    chunk.tasks.reserve(n);
     ticket_record record{slot->handle.address(), {}};
-    record.tasks.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& [task, released] = st.ready.front();
-      record.tasks.push_back(held_task{task.batch, task.index, task.update.id, released});
-      chunk.tasks.push_back(std::move(task));
-      st.ready.pop_front();
-    }
+    record.tasks.reserve(std::min(st.cfg.chunk_size, st.ready_count));
+    take_ready(st, chunk, record);
     auto ticket = st.next_ticket++;
     st.tickets.emplace(ticket, std::move(record));
     ++slot->outstanding;
     self->send(slot->handle, ticket, std::move(chunk));
   }
+}
+
+void make_ready(router_state& st, std::vector<task_envelope> tasks, clock_time released) {
+  if (tasks.empty())
+    return;
+  st.ready_count += tasks.size();
+  st.ready.push_back(ready_block{std::move(tasks), released});
 }
 
 /// Arms the latency timer for the earliest waiting task unless one is already due by then.
@@ -228,7 +265,16 @@ void arm_timer(router_pointer self) {
 void accept(router_pointer self, task_chunk& chunk) {
   auto& st = self->state;
   auto now = self->clock().now();
+  bool pass_whole = st.closed.empty();
+  for (const auto& t : chunk.tasks)
+    pass_whole = pass_whole && st.cfg.latency.delay(t.update.id).count() == 0;
+  if (pass_whole) {  // the common case without latency: no per-task work
+    make_ready(st, std::move(chunk.tasks), now);
+    dispatch(self);
+    return;
+  }
   std::vector<task_failure> refused;
+  std::vector<task_envelope> ready_now;
   for (auto& t : chunk.tasks) {
     if (auto i = st.closed.find(t.batch); i != st.closed.end()) {
       refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, i->second,
@@ -237,10 +283,11 @@ void accept(router_pointer self, task_chunk& chunk) {
     }
     auto delay = st.cfg.latency.delay(t.update.id);
     if (delay.count() == 0)
-      st.ready.emplace_back(std::move(t), now);
+      ready_now.push_back(std::move(t));
     else
       st.waiting.push(std::move(t), now, delay);
   }
+  make_ready(st, std::move(ready_now), now);
   fail_tasks(self, std::move(refused));
   arm_timer(self);
   dispatch(self);
@@ -260,11 +307,14 @@ void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
   st.closed_order.emplace_back(now, batch);
   std::vector<task_envelope> dropped;
   st.waiting.take_batch(batch, dropped);
-  auto keep = std::stable_partition(st.ready.begin(), st.ready.end(),
-                                    [&](const auto& entry) { return entry.first.batch != batch; });
-  for (auto i = keep; i != st.ready.end(); ++i)
-    dropped.push_back(std::move(i->first));
-  st.ready.erase(keep, st.ready.end());
+  for (auto& block : st.ready) {
+    auto keep = std::stable_partition(block.tasks.begin(), block.tasks.end(),
+                                      [&](const auto& t) { return t.batch != batch; });
+    std::move(keep, block.tasks.end(), std::back_inserter(dropped));
+    st.ready_count -= static_cast<std::size_t>(block.tasks.end() - keep);
+    block.tasks.erase(keep, block.tasks.end());
+  }
+  std::erase_if(st.ready, [](const ready_block& b) { return b.tasks.empty(); });
   std::vector<task_failure> failures;
   failures.reserve(dropped.size());
   for (const auto& t : dropped)
@@ -350,8 +400,7 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
       auto now = self->clock().now();
       std::vector<task_envelope> due;
       st.waiting.pop_due(now, due);
-      for (auto& t : due)
-        st.ready.emplace_back(std::move(t), now);
+      make_ready(st, std::move(due), now);
       arm_timer(self);
       dispatch(self);
     },

@@ -33,35 +33,40 @@ failure_code code_of(store_result::kind k) {
 void flush(store_state& st) {
   auto requests = std::move(st.pending);
   st.pending.clear();
-  std::vector<task_chunk> passed(requests.size());
   std::vector<failure_chunk> failed(requests.size());
   st.store->begin();
   for (std::size_t r = 0; r < requests.size(); ++r) {
-    auto& req = requests[r];
-    passed[r].tasks.reserve(req.tasks.tasks.size());
-    for (auto& t : req.tasks.tasks) {
-      auto result = st.store->apply(req.where, t);
+    // Tasks that pass stay in the request's chunk, compacted in place.
+    auto& tasks = requests[r].tasks.tasks;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      auto& t = tasks[i];
+      auto result = st.store->apply(requests[r].where, t);
       if (result.outcome == store_result::kind::ok) {
-        passed[r].tasks.push_back(std::move(t));
+        if (kept != i)
+          tasks[kept] = std::move(t);
+        ++kept;
       } else {
-        failed[r].failures.push_back(task_failure{t.batch, t.index, t.update.id, req.where,
-                                                  code_of(result.outcome),
+        failed[r].failures.push_back(task_failure{t.batch, t.index, t.update.id,
+                                                  requests[r].where, code_of(result.outcome),
                                                   std::move(result.reason)});
       }
     }
+    tasks.erase(tasks.begin() + static_cast<std::ptrdiff_t>(kept), tasks.end());
   }
   if (auto problem = st.store->commit(); !problem.empty()) {
     // Nothing of the group was written: every task that had passed fails instead.
     for (std::size_t r = 0; r < requests.size(); ++r) {
-      for (auto& t : passed[r].tasks)
+      for (auto& t : requests[r].tasks.tasks)
         failed[r].failures.push_back(task_failure{
           t.batch, t.index, t.update.id, requests[r].where, failure_code::storage_error,
           fmt::format("{} commit failed: {}", to_string(requests[r].where), problem)});
-      passed[r].tasks.clear();
+      requests[r].tasks.tasks.clear();
     }
   }
   for (std::size_t r = 0; r < requests.size(); ++r)
-    requests[r].promise.deliver(requests[r].ticket, std::move(passed[r]), std::move(failed[r]));
+    requests[r].promise.deliver(requests[r].ticket, std::move(requests[r].tasks),
+                                std::move(failed[r]));
 }
 
 store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_state> self,

@@ -136,9 +136,8 @@ public:
     exec_or_throw("PRAGMA journal_mode=WAL");
     exec_or_throw("PRAGMA synchronous=NORMAL");
     exec_or_throw("PRAGMA foreign_keys=OFF");
-    exec_or_throw("PRAGMA cache_size=-2000"); // 64 MiB: keeps the hot part of 1M-task tables
+    exec_or_throw("PRAGMA cache_size=-16384"); // KiB
     exec_or_throw("PRAGMA temp_store=MEMORY");
-    exec_or_throw("PRAGMA wal_autocheckpoint=1000");
     exec_or_throw(schema_sql);
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");

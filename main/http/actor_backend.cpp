@@ -76,6 +76,73 @@ backend_reply from_report(batch_report& report) {
   return r;
 }
 
+/// What a bridge actor needs. Passed to spawn as an argument, not captured: CAF 0.17 binds a
+/// reference to a null tuple when a spawned function has no arguments (UBSan reports it).
+struct bridge_job {
+  caf::actor_system* sys = nullptr;
+  coordinator_actor coordinator;
+  store_actor store;
+  reply_ptr reply;
+  caf::duration timeout;
+  batch_request batch;
+  bool wait = true;
+  std::string batch_id;
+  bool cancel = false;
+  std::int64_t task_id = 0;
+};
+
+using job_ptr = std::shared_ptr<bridge_job>;
+
+void submit_bridge(caf::event_based_actor* self, job_ptr job) {
+  auto reply = job->reply;
+  auto* sys = job->sys;
+  auto on_report = [reply](batch_report& report) { (*reply)(from_report(report)); };
+  auto on_error = [sys, reply](caf::error& err) { (*reply)(from_error(*sys, err)); };
+  if (job->wait)
+    self->request(job->coordinator, caf::infinite, submit_atom_v, std::move(job->batch))
+      .then(on_report, on_error);
+  else
+    self->request(job->coordinator, caf::infinite, start_atom_v, std::move(job->batch))
+      .then(on_report, on_error);
+}
+
+void batch_bridge(caf::event_based_actor* self, job_ptr job) {
+  auto reply = job->reply;
+  auto* sys = job->sys;
+  auto on_report = [reply](batch_report& report) { (*reply)(from_report(report)); };
+  auto on_error = [sys, reply](caf::error& err) { (*reply)(from_error(*sys, err)); };
+  if (job->cancel)
+    self->request(job->coordinator, job->timeout, cancel_atom_v, job->batch_id)
+      .then(on_report, on_error);
+  else
+    self->request(job->coordinator, job->timeout, status_atom_v, job->batch_id)
+      .then(on_report, on_error);
+}
+
+void task_bridge(caf::event_based_actor* self, job_ptr job) {
+  auto reply = job->reply;
+  auto* sys = job->sys;
+  self->request(job->store, job->timeout, get_atom_v, job->task_id)
+    .then(
+      [reply](stored_task& task) {
+        backend_reply r;
+        r.what = backend_reply::kind::ok;
+        r.task = std::move(task);
+        (*reply)(std::move(r));
+      },
+      [sys, reply](caf::error& err) { (*reply)(from_error(*sys, err)); });
+}
+
+using drain_fn = std::function<void(bool, std::string)>;
+
+void drain_bridge(caf::event_based_actor* self, coordinator_actor coordinator,
+                  std::shared_ptr<drain_fn> fn) {
+  auto* sys = &self->system();
+  self->request(coordinator, caf::infinite, drain_atom_v)
+    .then([fn](done_atom) { (*fn)(true, {}); },
+          [sys, fn](caf::error& err) { (*fn)(false, sys->render(err)); });
+}
+
 class actor_backend final : public backend {
 public:
   actor_backend(caf::actor_system& sys, coordinator_actor coordinator, store_actor store,
@@ -87,57 +154,40 @@ public:
   }
 
   void submit(batch_request req, bool wait, reply_fn done) override {
-    auto reply = std::make_shared<reply_once>(std::move(done));
-    auto payload = std::make_shared<batch_request>(std::move(req));
-    auto& sys = sys_;
-    sys_.spawn([&sys, coordinator = coordinator_, payload, reply, wait](caf::event_based_actor* self) {
-      auto on_report = [reply](batch_report& report) { (*reply)(from_report(report)); };
-      auto on_error = [&sys, reply](caf::error& err) { (*reply)(from_error(sys, err)); };
-      if (wait)
-        self->request(coordinator, caf::infinite, submit_atom::value, std::move(*payload))
-          .then(on_report, on_error);
-      else
-        self->request(coordinator, caf::infinite, start_atom::value, std::move(*payload))
-          .then(on_report, on_error);
-    });
+    auto job = make_job(std::move(done));
+    job->batch = std::move(req);
+    job->wait = wait;
+    sys_.spawn(submit_bridge, std::move(job));
   }
 
   void status(std::string batch_id, reply_fn done) override {
-    ask_batch<status_atom>(std::move(batch_id), std::move(done));
+    auto job = make_job(std::move(done));
+    job->batch_id = std::move(batch_id);
+    sys_.spawn(batch_bridge, std::move(job));
   }
 
   void cancel(std::string batch_id, reply_fn done) override {
-    ask_batch<cancel_atom>(std::move(batch_id), std::move(done));
+    auto job = make_job(std::move(done));
+    job->batch_id = std::move(batch_id);
+    job->cancel = true;
+    sys_.spawn(batch_bridge, std::move(job));
   }
 
   void get_task(std::int64_t id, reply_fn done) override {
-    auto reply = std::make_shared<reply_once>(std::move(done));
-    auto& sys = sys_;
-    sys_.spawn([&sys, store = store_, id, reply,
-                timeout = query_timeout_](caf::event_based_actor* self) {
-      self->request(store, timeout, caf::get_atom::value, id)
-        .then(
-          [reply](stored_task& task) {
-            backend_reply r;
-            r.what = backend_reply::kind::ok;
-            r.task = std::move(task);
-            (*reply)(std::move(r));
-          },
-          [&sys, reply](caf::error& err) { (*reply)(from_error(sys, err)); });
-    });
+    auto job = make_job(std::move(done));
+    job->task_id = id;
+    sys_.spawn(task_bridge, std::move(job));
   }
 
 private:
-  template <class Atom>
-  void ask_batch(std::string batch_id, reply_fn done) {
-    auto reply = std::make_shared<reply_once>(std::move(done));
-    auto& sys = sys_;
-    sys_.spawn([&sys, coordinator = coordinator_, id = std::move(batch_id), reply,
-                timeout = query_timeout_](caf::event_based_actor* self) {
-      self->request(coordinator, timeout, Atom::value, id)
-        .then([reply](batch_report& report) { (*reply)(from_report(report)); },
-              [&sys, reply](caf::error& err) { (*reply)(from_error(sys, err)); });
-    });
+  job_ptr make_job(reply_fn done) {
+    auto job = std::make_shared<bridge_job>();
+    job->sys = &sys_;
+    job->coordinator = coordinator_;
+    job->store = store_;
+    job->reply = std::make_shared<reply_once>(std::move(done));
+    job->timeout = caf::duration{query_timeout_};
+    return job;
   }
 
   caf::actor_system& sys_;
@@ -157,12 +207,7 @@ std::unique_ptr<backend> make_actor_backend(caf::actor_system& sys, coordinator_
 
 void request_drain(caf::actor_system& sys, const coordinator_actor& coordinator,
                    std::function<void(bool ok, std::string why)> done) {
-  auto fn = std::make_shared<std::function<void(bool, std::string)>>(std::move(done));
-  sys.spawn([&sys, coordinator, fn](caf::event_based_actor* self) {
-    self->request(coordinator, caf::infinite, drain_atom::value)
-      .then([fn](done_atom) { (*fn)(true, {}); },
-            [&sys, fn](caf::error& err) { (*fn)(false, sys.render(err)); });
-  });
+  sys.spawn(drain_bridge, coordinator, std::make_shared<drain_fn>(std::move(done)));
 }
 
 } // namespace taskpipe::http

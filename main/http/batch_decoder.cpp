@@ -224,6 +224,11 @@ public:
     return too_deep_;
   }
 
+  /// Where the syntax error was (valid after parse_error was called).
+  std::size_t json_error_offset() const {
+    return json_error_offset_;
+  }
+
 private:
   enum class ctx : std::uint8_t { top, root, tasks, task, finished };
   enum class field : std::uint8_t { none, tasks, timeout_ms, id, type, summary };
@@ -251,6 +256,7 @@ private:
   void json_error(std::size_t position, std::string reason) {
     // nlohmann counts the bytes read including the offending one; report its 0-based offset.
     auto offset = position > 0 ? position - 1 : 0;
+    json_error_offset_ = offset;
     out_.status = decode_status::invalid_json;
     out_.detail = "invalid JSON at byte " + std::to_string(offset) + ": " + reason;
   }
@@ -316,6 +322,7 @@ private:
   std::size_t max_tasks_;
   std::size_t depth_ = 0;
   bool too_deep_ = false;
+  std::size_t json_error_offset_ = 0;
   ctx ctx_ = ctx::top;
   field pending_ = field::none;
   bool seen_tasks_ = false;
@@ -336,8 +343,19 @@ decode_result decode_batch(std::string_view body, std::size_t max_tasks) {
     result.detail = "invalid JSON at byte 0: empty body";
     return result;
   }
+  // nlohmann's lexer takes a NUL byte for the end of the input (for C strings), which would
+  // accept `{"tasks":[]}<NUL>garbage`; a raw NUL is never valid JSON, so parse up to it and
+  // report it unless an earlier error comes first.
+  auto nul = body.find('\0');
+  auto text = nul == std::string_view::npos ? body : body.substr(0, nul);
   batch_sax sax{result, max_tasks};
-  bool ok = json::sax_parse(body.data(), body.data() + body.size(), &sax);
+  bool ok = json::sax_parse(text.data(), text.data() + text.size(), &sax);
+  if (nul != std::string_view::npos && !sax.too_deep()
+      && (ok || sax.json_error_offset() >= nul)) {
+    result.status = decode_status::invalid_json;
+    result.detail = "invalid JSON at byte " + std::to_string(nul) + ": unexpected NUL byte";
+    ok = false;
+  }
   if (!ok && sax.too_deep()) {
     // Find the byte where nesting first exceeds the limit (outside strings).
     std::size_t depth = 0;

@@ -357,10 +357,11 @@ reply failed_reply(const state& st, const backend_reply& r) {
 
 /// Awaits the backend's answer: `start` receives a reply_fn that may be called on any thread; the
 /// answer is posted to the coroutine's executor (the connection's strand) and resumes it there.
-/// A plain function returning the awaitable (not a coroutine taking a by-value argument: g++ 12
-/// destroys such temporaries twice).
+/// A plain function taking `start` by reference and returning the awaitable: g++ 12 mishandles
+/// non-trivial temporaries inside a co_await expression (destroys them twice), so callers keep
+/// `start` in a named local.
 template <class Start>
-asio::awaitable<backend_reply> backend_call(Start start) {
+asio::awaitable<backend_reply> backend_call(Start& start) {
   return asio::async_initiate<decltype(asio::use_awaitable), void(backend_reply)>(
     [start = std::move(start)](auto handler) mutable {
       using handler_type = decltype(handler);
@@ -460,9 +461,10 @@ asio::awaitable<reply> submit_batch(state& st, const plan& p, std::string_view b
   if (st.draining.load())
     co_return shutting_down(st);
   bool wait = p.wait;
-  auto answer = co_await backend_call([&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
+  auto start = [&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
     st.be.submit(std::move(batch), wait, std::move(done));
-  });
+  };
+  auto answer = co_await backend_call(start);
   if (answer.what == backend_reply::kind::refused)
     co_return refused_reply(st, answer);
   if (answer.what != backend_reply::kind::ok)
@@ -495,12 +497,13 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
                               "no batch " + quoted(p.batch_id)
                                 + "; batch ids look like b-0123456789abcdef");
       bool cancel = p.where == route::batch_cancel;
-      auto answer = co_await backend_call([&st, id = p.batch_id, cancel](reply_fn done) mutable {
+      auto start = [&st, id = p.batch_id, cancel](reply_fn done) mutable {
         if (cancel)
           st.be.cancel(std::move(id), std::move(done));
         else
           st.be.status(std::move(id), std::move(done));
-      });
+      };
+      auto answer = co_await backend_call(start);
       if (answer.what == backend_reply::kind::refused) {
         if (answer.why == refusal::unknown_batch)
           co_return error_reply(bhttp::status::not_found, "not_found",
@@ -518,8 +521,8 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
         co_return error_reply(bhttp::status::not_found, "not_found",
                               "no task " + quoted(p.task_text)
                                 + "; task ids are integers from 1 to 9223372036854775807");
-      auto answer = co_await backend_call(
-        [&st, id](reply_fn done) mutable { st.be.get_task(id, std::move(done)); });
+      auto start = [&st, id](reply_fn done) { st.be.get_task(id, std::move(done)); };
+      auto answer = co_await backend_call(start);
       if (answer.what != backend_reply::kind::ok)
         co_return answer.what == backend_reply::kind::refused ? refused_reply(st, answer)
                                                               : failed_reply(st, answer);
