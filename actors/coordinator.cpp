@@ -1,6 +1,7 @@
 #include "actors/coordinator.hpp"
 
 #include "actors/failure_aggregator.hpp"
+#include "actors/remote/remote_stage.hpp"
 #include "actors/stage.hpp"
 #include "messages/registry.hpp"
 
@@ -36,6 +37,8 @@ struct batch_record {
   bool cancelled = false;
   bool expired = false;
   std::vector<report_promise> waiters;
+  /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
+  std::vector<task_envelope> replay;
 
   std::uint64_t total() const {
     return ids.size();
@@ -156,6 +159,7 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
     ++st.batches_done;
     st.metrics->batches_done.fetch_add(1, std::memory_order_relaxed);
   }
+  b.replay = {};
   if (!b.waiters.empty()) {
     auto report = make_report(self, b);
     for (auto& w : b.waiters)
@@ -217,6 +221,8 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     chunk.tasks.push_back(task_envelope{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)});
+    if (!st.cfg.remote.empty())
+      b.replay.push_back(chunk.tasks.back());
     if (chunk.tasks.size() == st.cfg.chunk_size || i + 1 == n) {
       self->send(st.stages.front(), std::move(chunk));
       chunk.tasks.clear();
@@ -253,22 +259,49 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
   st.metrics = std::move(metrics);
   st.store = std::move(store);
   st.aggregator = spawn_failure_aggregator(self->system(), self);
-  // Wire the stages back to front: each knows only the next one.
+  // Wire the stages back to front: each knows only the next one. A run of consecutive stages
+  // on the same stage hosts becomes one remote stage, so tasks cross the network once per run.
+  auto replicas_of = [&](stage s) -> const std::vector<endpoint>* {
+    for (const auto& [which, hosts] : st.cfg.remote)
+      if (which == s)
+        return &hosts;
+    return nullptr;
+  };
+  auto same_hosts = [](const std::vector<endpoint>& x, const std::vector<endpoint>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(), [](const auto& a, const auto& b) {
+      return a.host == b.host && a.port == b.port;
+    });
+  };
   stage_actor next;
   std::vector<stage_actor> reversed;
-  for (auto i = std::rbegin(all_stages); i != std::rend(all_stages); ++i) {
-    stage_config sc;
-    sc.which = *i;
-    sc.workers = st.cfg.workers;
-    sc.latency = st.cfg.latency;
-    sc.chunk_size = st.cfg.chunk_size;
-    sc.next = next;
-    sc.coordinator = self;
-    sc.failures = st.aggregator;
-    sc.store = st.store;
-    sc.metrics = st.metrics;
-    sc.faults = st.cfg.faults;
-    next = spawn_stage(self->system(), std::move(sc));
+  for (int i = static_cast<int>(std::size(all_stages)) - 1; i >= 0; --i) {
+    auto which = all_stages[i];
+    if (auto hosts = replicas_of(which)) {
+      remote_stage_config rc;
+      rc.stages = {which};
+      while (i > 0 && replicas_of(all_stages[i - 1])
+             && same_hosts(*replicas_of(all_stages[i - 1]), *hosts))
+        rc.stages.insert(rc.stages.begin(), all_stages[--i]);
+      rc.replicas = *hosts;
+      rc.next = next;
+      rc.coordinator = self;
+      rc.failures = st.aggregator;
+      rc.tls = st.cfg.tls;
+      next = spawn_remote_stage(self->system(), std::move(rc));
+    } else {
+      stage_config sc;
+      sc.which = which;
+      sc.workers = st.cfg.workers;
+      sc.latency = st.cfg.latency;
+      sc.chunk_size = st.cfg.chunk_size;
+      sc.next = next;
+      sc.coordinator = self;
+      sc.failures = st.aggregator;
+      sc.store = st.store;
+      sc.metrics = st.metrics;
+      sc.faults = st.cfg.faults;
+      next = spawn_stage(self->system(), std::move(sc));
+    }
     reversed.push_back(next);
   }
   st.stages.assign(reversed.rbegin(), reversed.rend());
@@ -370,6 +403,27 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       for (auto& s : st.stages)
         self->send(s, expire_atom_v, id);
       self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
+    },
+    [self](node_lost_atom) {
+      // Whatever the lost node held is unknown: replay every unfinished task from the first
+      // stage. The first outcome wins, and the store's (batch, task) keys make a replay harmless.
+      auto& st = self->state;
+      for (auto& [id, b] : st.batches) {
+        if (b.complete)
+          continue;
+        task_chunk chunk;
+        for (const auto& t : b.replay) {
+          if (b.outcomes[t.index] != outcome::pending)
+            continue;
+          chunk.tasks.push_back(t);
+          if (chunk.tasks.size() == st.cfg.chunk_size) {
+            self->send(st.stages.front(), std::move(chunk));
+            chunk.tasks.clear();
+          }
+        }
+        if (!chunk.tasks.empty())
+          self->send(st.stages.front(), std::move(chunk));
+      }
     },
     [self](expire_atom, std::uint64_t id, bool) {
       // Whatever no stage reported by now was between stages (or on a lost node).

@@ -9,6 +9,8 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace taskpipe {
 
@@ -36,7 +38,9 @@ using coordinator_actor = caf::typed_actor<
   // Internal: a batch's deadline passed.
   caf::reacts_to<expire_atom, std::uint64_t>,
   // Internal: a batch's deadline plus grace passed; tasks still without outcome fail.
-  caf::reacts_to<expire_atom, std::uint64_t, bool>>;
+  caf::reacts_to<expire_atom, std::uint64_t, bool>,
+  // From a remote stage: a replica went away; unfinished tasks are replayed from Validate.
+  caf::reacts_to<node_lost_atom>>;
 
 /// One stage of the pipeline (the pool's router; its workers are internal to stage.cpp).
 using stage_actor = caf::typed_actor<
@@ -51,7 +55,11 @@ using stage_actor = caf::typed_actor<
   // Internal: a worker hit a bug; replace it (it finishes what it holds, then quits).
   caf::reacts_to<retire_atom>,
   // Internal: the latency timer.
-  caf::reacts_to<caf::tick_atom>>;
+  caf::reacts_to<caf::tick_atom>,
+  // Internal (remote stages): retry connecting replica number N.
+  caf::reacts_to<reconnect_atom, std::uint64_t>,
+  // Internal (remote stages): the wait for a first replica is over.
+  caf::reacts_to<reconnect_atom>>;
 
 /// Receives every failure and reports it, grouped by batch, to the coordinator.
 using failure_aggregator_actor = caf::typed_actor<
@@ -77,5 +85,21 @@ using store_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<store_counts>,
   // Internal: runs everything queued so far as one transaction (group commit).
   caf::reacts_to<caf::flush_atom>>;
+
+} // namespace taskpipe
+
+namespace taskpipe {
+
+/// What `taskpipe node` publishes: it hosts stage pools for front nodes.
+using stage_host_actor = caf::typed_actor<
+  // Spawns, for one front node, a chain of pools for `stages` (consecutive stage names in pipeline
+  // order), each forwarding to the next and the last to `next` (none after Notify: completions go
+  // to `coordinator`); failures go to `failures`. Answers one handle for the whole chain: tasks
+  // enter its first pool, cancel and expire reach every pool of it. The chain ends with the
+  // coordinator.
+  caf::replies_to<spawn_atom, std::vector<std::string>, stage_actor, coordinator_actor,
+                  failure_aggregator_actor>::with<stage_actor>,
+  // The names of the stages this host serves, in pipeline order.
+  caf::replies_to<get_atom>::with<std::vector<std::string>>>;
 
 } // namespace taskpipe

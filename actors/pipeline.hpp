@@ -4,6 +4,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
+#include "actors/remote/remote_stage.hpp"
 #include "actors/stage_work.hpp"
 
 #include <caf/actor_system.hpp>
@@ -29,6 +30,9 @@ struct pipeline_config {
   std::size_t chunk_size = 1024;             ///< tasks per message between actors
   /// Test hook: called by stage workers on every task before its work; may throw.
   fault_injector faults;
+  /// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.
+  std::vector<std::pair<stage, std::vector<endpoint>>> remote;
+  bool tls = false;  ///< links to stage hosts use CAF's openssl module
 };
 
 struct pipeline {

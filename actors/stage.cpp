@@ -404,6 +404,8 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
       arm_timer(self);
       dispatch(self);
     },
+    [](reconnect_atom, std::uint64_t) {},  // only remote stages connect
+    [](reconnect_atom) {},
   };
 }
 

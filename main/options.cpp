@@ -13,9 +13,9 @@ option_set::option_set(std::string command, std::string summary)
 }
 
 void option_set::add(std::string name, std::string value_hint, std::string default_value,
-                     std::string help) {
+                     std::string help, bool repeatable) {
   options_.push_back({std::move(name), std::move(value_hint), std::move(default_value),
-                      std::move(help), {}, false});
+                      std::move(help), repeatable, {}, false});
 }
 
 void option_set::parse(const std::vector<std::string>& args) {
@@ -39,14 +39,16 @@ void option_set::parse(const std::vector<std::string>& args) {
     if (i == options_.end())
       throw option_error{
         fmt::format("unknown option --{} (see taskpipe {} --help)", name, command_)};
+    if (i->given && !i->repeatable)
+      throw option_error{fmt::format("--{} is given twice", name)};
     if (i->value_hint.empty()) {
       if (eq != std::string::npos)
         throw option_error{fmt::format("--{} is a flag and takes no value", name)};
-      i->value = "true";
+      i->values.push_back("true");
     } else {
       if (eq == std::string::npos)
         throw option_error{fmt::format("--{} needs a value: --{}={}", name, name, i->value_hint)};
-      i->value = arg.substr(eq + 1);
+      i->values.push_back(arg.substr(eq + 1));
     }
     i->given = true;
   }
@@ -58,6 +60,8 @@ std::string option_set::help() const {
   for (const auto& o : options_) {
     auto left = o.value_hint.empty() ? fmt::format("--{}", o.name)
                                      : fmt::format("--{}={}", o.name, o.value_hint);
+    if (o.repeatable)
+      left += " ...";
     auto dflt = o.value_hint.empty()     ? std::string{}
                 : o.default_value.empty() ? std::string{" (default: none)"}
                                           : fmt::format(" (default: {})", o.default_value);
@@ -79,7 +83,16 @@ const option_set::option& option_set::find(const std::string& name) const {
 
 const std::string& option_set::get(const std::string& name) const {
   const auto& o = find(name);
-  return o.given ? o.value : o.default_value;
+  return o.given ? o.values.back() : o.default_value;
+}
+
+const std::vector<std::string>& option_set::get_all(const std::string& name) const {
+  return find(name).values;
+}
+
+bool option_set::declares(const std::string& name) const {
+  return std::any_of(options_.begin(), options_.end(),
+                     [&](const option& o) { return o.name == name; });
 }
 
 bool option_set::given(const std::string& name) const {
@@ -159,14 +172,80 @@ void parse_host_port(const std::string& option, const std::string& text, std::st
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+
+#include <filesystem>
 
 namespace taskpipe {
 
 void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts) {
   register_message_types(cfg);
   cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", caf::timespan{default_heartbeat_interval});
+  cfg.set("middleman.connection-timeout", caf::timespan{default_connection_timeout});
+  if (opts.declares("tls-cert") && opts.given("tls-cert")) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = opts.get("tls-cert");
+    cfg.openssl_key = opts.get("tls-key");
+    cfg.openssl_cafile = opts.get("tls-ca");
+  }
   if (auto err = cfg.parse(opts.caf_args()))
     throw option_error{"bad CAF option: " + caf::to_string(err)};
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+void add_network_options(option_set& opts, bool with_remote) {
+  if (with_remote)
+    opts.add("remote", "STAGE@HOST:PORT[,HOST:PORT...]", "",
+             "run STAGE on these stage hosts (replicas) instead of locally; repeat per stage",
+             true);
+  opts.add("tls-cert", "PATH", "", "this node's certificate (PEM) for TLS links between nodes");
+  opts.add("tls-key", "PATH", "", "the certificate's private key (PEM)");
+  opts.add("tls-ca", "PATH", "", "CA certificate (PEM) a peer's certificate must be signed by");
+}
+
+void apply_network_options(const option_set& opts, pipeline_config& cfg) {
+  auto tls_given = opts.given("tls-cert") + opts.given("tls-key") + opts.given("tls-ca");
+  if (tls_given != 0 && tls_given != 3)
+    throw option_error{"TLS needs all three of --tls-cert, --tls-key and --tls-ca"};
+  for (auto name : {"tls-cert", "tls-key", "tls-ca"})
+    if (opts.given(name) && !std::filesystem::is_regular_file(opts.get(name)))
+      throw option_error{fmt::format("--{}={}: no such file", name, opts.get(name))};
+  cfg.tls = tls_given == 3;
+  if (!opts.declares("remote"))
+    return;
+  for (const auto& spec : opts.get_all("remote")) {
+    auto at = spec.find('@');
+    stage which;
+    if (at == std::string::npos || !from_string(spec.substr(0, at), which)
+        || which == stage::pipeline)
+      throw option_error{fmt::format(
+        "--remote={}: expected STAGE@HOST:PORT[,HOST:PORT...] with STAGE one of validate, audit, "
+        "update, notify",
+        spec)};
+    for (const auto& [seen, hosts] : cfg.remote)
+      if (seen == which)
+        throw option_error{fmt::format("--remote: stage {} is given twice; list all its hosts "
+                                       "in one --remote, separated by commas",
+                                       to_string(which))};
+    std::vector<endpoint> hosts;
+    std::size_t pos = at + 1;
+    for (;;) {
+      auto comma = spec.find(',', pos);
+      endpoint e;
+      parse_host_port("remote", spec.substr(pos, comma - pos), e.host, e.port);
+      if (e.port == 0)
+        throw option_error{fmt::format("--remote={}: port 0 cannot be dialled", spec)};
+      hosts.push_back(std::move(e));
+      if (comma == std::string::npos)
+        break;
+      pos = comma + 1;
+    }
+    cfg.remote.emplace_back(which, std::move(hosts));
+  }
 }
 
 } // namespace taskpipe

@@ -4,6 +4,7 @@
 
 #include "actors/pipeline.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -22,7 +23,9 @@ public:
 
   /// Declares `--name=VALUE` with a default ("" means unset) and a one-line description.
   /// `value_hint` names the value in --help (e.g. "N", "MS", "PATH"); empty: a flag (`--json`).
-  void add(std::string name, std::string value_hint, std::string default_value, std::string help);
+  /// A repeatable option may be given several times (see get_all); others only once.
+  void add(std::string name, std::string value_hint, std::string default_value, std::string help,
+           bool repeatable = false);
 
   /// Parses arguments after the command word. Sets help_requested() on --help. Options with a
   /// dot in their name are collected into caf_args(). Throws option_error.
@@ -42,6 +45,12 @@ public:
   /// The value given, or the default.
   const std::string& get(const std::string& name) const;
 
+  /// Every value of a repeatable option, in command-line order.
+  const std::vector<std::string>& get_all(const std::string& name) const;
+
+  /// True when `name` was declared with add().
+  bool declares(const std::string& name) const;
+
   /// True when given on the command line.
   bool given(const std::string& name) const;
 
@@ -56,7 +65,8 @@ private:
     std::string value_hint;
     std::string default_value;
     std::string help;
-    std::string value;
+    bool repeatable = false;
+    std::vector<std::string> values;
     bool given = false;
   };
   const option& find(const std::string& name) const;
@@ -79,6 +89,15 @@ pipeline_config common_pipeline_config(const option_set& opts);
 void parse_host_port(const std::string& option, const std::string& text, std::string& host,
                      std::uint16_t& port);
 
+/// Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost).
+bool is_loopback(const std::string& host);
+
+/// Declares --remote (repeatable) and the TLS options for links between nodes.
+void add_network_options(option_set& opts, bool with_remote);
+
+/// Fills cfg.remote and cfg.tls from --remote and the TLS options (throws option_error).
+void apply_network_options(const option_set& opts, pipeline_config& cfg);
+
 } // namespace taskpipe
 
 namespace caf {
@@ -87,8 +106,15 @@ class actor_system_config;
 
 namespace taskpipe {
 
-/// Registers taskpipe's message types on `cfg`, loads CAF's networking module and applies the
-/// CAF options given on the command line (throws option_error when CAF rejects one).
+/// Registers taskpipe's message types on `cfg`, loads CAF's networking module (and its openssl
+/// module when TLS options are declared and given), turns on heartbeats (CAF 0.17 ships them off,
+/// so a frozen peer would never be noticed) and applies the CAF options given on the command line
+/// (throws option_error when CAF rejects one).
 void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts);
+
+/// Default heartbeat settings of every node (override with --middleman.heartbeat-interval and
+/// --middleman.connection-timeout; every node of a deployment must use the same).
+inline constexpr auto default_heartbeat_interval = std::chrono::milliseconds{250};
+inline constexpr auto default_connection_timeout = std::chrono::milliseconds{2000};
 
 } // namespace taskpipe

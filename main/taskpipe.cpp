@@ -1,4 +1,5 @@
 // The taskpipe executable: picks the command and hands it the rest of the command line.
+#include "main/node_command.hpp"
 #include "main/run_command.hpp"
 
 #ifdef TASKPIPE_HAVE_HTTP
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run")
     return taskpipe::run_command(args);
+  if (command == "node")
+    return taskpipe::node_command(args);
 #ifdef TASKPIPE_HAVE_HTTP
   if (command == "serve")
     return taskpipe::serve_command(args);

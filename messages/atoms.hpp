@@ -33,3 +33,15 @@ using retire_atom = caf::atom_constant<caf::atom("retire")>;  // a stage worker 
 inline constexpr retire_atom retire_atom_v{};
 
 } // namespace taskpipe
+
+namespace taskpipe {
+
+using caf::spawn_atom;
+using caf::spawn_atom_v;
+
+using node_lost_atom = caf::atom_constant<caf::atom("nodelost")>;  // a remote replica went away
+inline constexpr node_lost_atom node_lost_atom_v{};
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+inline constexpr reconnect_atom reconnect_atom_v{};
+
+} // namespace taskpipe

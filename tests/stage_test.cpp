@@ -26,6 +26,8 @@ stage_actor::behavior_type fake_next(stage_actor::pointer, std::shared_ptr<colle
     [](done_atom, std::uint64_t) {},
     [](retire_atom) {},
     [](caf::tick_atom) {},
+    [](reconnect_atom, std::uint64_t) {},
+    [](reconnect_atom) {},
   };
 }
 

@@ -372,7 +372,7 @@ TEST_CASE("writes for a task that no longer exists fail with storage_error") {
   CHECK(c.outbox_rows == 0);
 }
 
-TEST_CASE("begin and commit group writes; a lone apply commits by itself") {
+TEST_CASE("begin and commit group writes and a lone apply commits by itself") {
   auto kind = GENERATE(which_store::memory, which_store::sqlite);
   INFO("store: " << name_of(kind));
   fixture f{kind};

@@ -231,7 +231,8 @@ private:
     for (std::uint32_t i = 0; i < type_names_.size() && i < 8; ++i)
       if (type_names_[i] == name)
         return i;
-    auto [it, added] = type_index_.try_emplace(name, static_cast<std::uint32_t>(type_names_.size()));
+    auto next = static_cast<std::uint32_t>(type_names_.size());
+    auto [it, added] = type_index_.try_emplace(name, next);
     if (added)
       type_names_.push_back(name);
     return it->second;

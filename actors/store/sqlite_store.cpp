@@ -1,20 +1,28 @@
 // The SQLite task store.
 //
-// Schema (the contract's, created with CREATE TABLE IF NOT EXISTS):
+// Schema (the contract's, created with CREATE TABLE IF NOT EXISTS; each row table keyed by
+// (batch_id, task_id), WITHOUT ROWID):
 //   tasks(id INTEGER PRIMARY KEY, type, summary, version, updated_at)
-//   audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)   key (batch_id, task_id)
+//   audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)
 //     new_type / new_summary are NULL when the update did not ask to change that field.
-//   applied_updates(batch_id, task_id, version, at)                              key (batch_id, task_id)
+//   applied_updates(batch_id, task_id, version, at)
 //     Update's record that it applied (batch, task), with the version that change produced.
-//   outbox(batch_id, task_id, message, created_at)                               key (batch_id, task_id)
+//   outbox(batch_id, task_id, message, created_at)
 // batch_id is batch_id_text(batch) ("b-" + 16 hex digits); timestamps are UTC ISO 8601 with
 // milliseconds ("2026-11-27T23:01:02.345Z"), taken once per begin()/commit() group.
 //
 // Every write is INSERT OR IGNORE on the (batch_id, task_id) key, so a retried task changes
-// nothing the second time. A statement that fails is reset and aborts only itself (SQLite's
-// statement-level rollback): the rest of the group still commits. Errors that make SQLite roll back
-// the whole transaction (disk full, I/O errors, RAISE(ROLLBACK)) are detected: every later write of
-// the group fails and commit() reports the reason.
+// nothing the second time. Audit copies the old values with INSERT ... SELECT FROM tasks; the
+// applied_updates and outbox rows use a one-row VALUES with one scalar subquery on tasks (cheaper:
+// no statement journal), which yields NULL for a NOT NULL column when the task is gone, so OR
+// IGNORE drops the row. Either way, a row that was not written and does not exist from before is
+// reported as storage_error "task <id> does not exist any more".
+// Update records applied_updates first and changes tasks only when that row is new; if changing
+// tasks then fails, the applied_updates row is deleted again so that a retry applies.
+// A statement that fails is reset and aborts only itself (SQLite's statement-level rollback): the
+// rest of the group still commits. Errors that make SQLite roll back the whole transaction (disk
+// full, I/O errors, RAISE(ROLLBACK)) are detected: every later write of the group fails and
+// commit() reports the reason.
 #include "actors/store/task_store.hpp"
 
 #include <sqlite3.h>
@@ -145,8 +153,7 @@ public:
     task_exists_ = prepare("SELECT 1 FROM tasks WHERE id = ?1");
     audit_insert_ = prepare(
       "INSERT OR IGNORE INTO audit(batch_id, task_id, old_type, old_summary, new_type, "
-      "new_summary, at) VALUES(?1, ?5, (SELECT type FROM tasks WHERE id = ?5), "
-      "(SELECT summary FROM tasks WHERE id = ?5), ?2, ?3, (SELECT ?4 FROM tasks WHERE id = ?5))");
+      "new_summary, at) SELECT ?1, id, type, summary, ?2, ?3, ?4 FROM tasks WHERE id = ?5");
     audit_exists_ = prepare("SELECT 1 FROM audit WHERE batch_id = ?1 AND task_id = ?2");
     applied_insert_ = prepare(
       "INSERT OR IGNORE INTO applied_updates(batch_id, task_id, version, at) "
@@ -378,8 +385,8 @@ private:
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
   }
 
-  /// Explains why an INSERT OR IGNORE ... SELECT FROM tasks wrote no row: fine if the row is there
-  /// already (a retry), an error if the task is gone or the row was silently dropped.
+  /// Explains why an INSERT OR IGNORE wrote no row: fine if the row is there already (a retry), an
+  /// error if the task is gone or the row was dropped otherwise (a RAISE(IGNORE) trigger).
   store_result no_row_written(sqlite3_stmt* exists, const char* table, const std::string& batch,
                               std::int64_t id) {
     switch (key_exists(exists, batch, id)) {

@@ -96,8 +96,24 @@ using job_ptr = std::shared_ptr<bridge_job>;
 void submit_bridge(caf::event_based_actor* self, job_ptr job) {
   auto reply = job->reply;
   auto* sys = job->sys;
-  auto on_report = [reply](batch_report& report) { (*reply)(from_report(report)); };
-  auto on_error = [sys, reply](caf::error& err) { (*reply)(from_error(*sys, err)); };
+  // The batch is waited for without a timeout: should the coordinator die first, answer anyway
+  // instead of waiting forever (and keeping the actor system from shutting down).
+  self->monitor(job->coordinator);
+  self->set_down_handler([self, reply](caf::down_msg&) {
+    backend_reply r;
+    r.what = backend_reply::kind::failed;
+    r.detail = "the node is no longer running";
+    (*reply)(std::move(r));
+    self->quit();
+  });
+  auto on_report = [self, reply](batch_report& report) {
+    (*reply)(from_report(report));
+    self->quit();
+  };
+  auto on_error = [self, sys, reply](caf::error& err) {
+    (*reply)(from_error(*sys, err));
+    self->quit();
+  };
   if (job->wait)
     self->request(job->coordinator, caf::infinite, submit_atom_v, std::move(job->batch))
       .then(on_report, on_error);

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <charconv>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -38,7 +39,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-struct server::state {
+struct server::state : std::enable_shared_from_this<server::state> {
   state(backend& b, std::shared_ptr<const pipeline_metrics> m, server_options o)
     : be(b), metrics(std::move(m)), opts(std::move(o)), ioc(static_cast<int>(opts.threads)) {
   }
@@ -360,14 +361,15 @@ reply failed_reply(const state& st, const backend_reply& r) {
 /// A plain function taking `start` by reference and returning the awaitable: g++ 12 mishandles
 /// non-trivial temporaries inside a co_await expression (destroys them twice), so callers keep
 /// `start` in a named local.
+/// The callback keeps the server's state (and so its io_context) alive until it has posted.
 template <class Start>
-asio::awaitable<backend_reply> backend_call(Start& start) {
+asio::awaitable<backend_reply> backend_call(state& st, Start& start) {
   return asio::async_initiate<decltype(asio::use_awaitable), void(backend_reply)>(
-    [start = std::move(start)](auto handler) mutable {
+    [start = std::move(start), keep = st.shared_from_this()](auto handler) mutable {
       using handler_type = decltype(handler);
       auto ex = asio::get_associated_executor(handler);
       auto slot = std::make_shared<std::optional<handler_type>>(std::move(handler));
-      start([slot, ex](backend_reply r) {
+      start([slot, ex, keep](backend_reply r) {
         asio::post(ex, [slot, r = std::move(r)]() mutable {
           auto h = std::move(**slot);
           slot->reset();
@@ -464,7 +466,7 @@ asio::awaitable<reply> submit_batch(state& st, const plan& p, std::string_view b
   auto start = [&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
     st.be.submit(std::move(batch), wait, std::move(done));
   };
-  auto answer = co_await backend_call(start);
+  auto answer = co_await backend_call(st, start);
   if (answer.what == backend_reply::kind::refused)
     co_return refused_reply(st, answer);
   if (answer.what != backend_reply::kind::ok)
@@ -503,7 +505,7 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
         else
           st.be.status(std::move(id), std::move(done));
       };
-      auto answer = co_await backend_call(start);
+      auto answer = co_await backend_call(st, start);
       if (answer.what == backend_reply::kind::refused) {
         if (answer.why == refusal::unknown_batch)
           co_return error_reply(bhttp::status::not_found, "not_found",
@@ -522,7 +524,7 @@ asio::awaitable<reply> answer_route(state& st, const plan& p) {
                               "no task " + quoted(p.task_text)
                                 + "; task ids are integers from 1 to 9223372036854775807");
       auto start = [&st, id](reply_fn done) { st.be.get_task(id, std::move(done)); };
-      auto answer = co_await backend_call(start);
+      auto answer = co_await backend_call(st, start);
       if (answer.what != backend_reply::kind::ok)
         co_return answer.what == backend_reply::kind::refused ? refused_reply(st, answer)
                                                               : failed_reply(st, answer);
@@ -583,6 +585,7 @@ asio::awaitable<bool> handle_request(state& st, beast::tcp_stream& stream,
 
   if (!parser.is_done()) {
     if (p.where == route::submit) {
+      parser.body_limit(st.opts.max_body_bytes);
       auto expect = req.find(bhttp::field::expect);
       if (expect != req.end() && iequals(sv(expect->value()), "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
@@ -634,7 +637,10 @@ asio::awaitable<void> session(state* st, tcp::socket socket) {
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(max_header_bytes);
-      parser.body_limit(st->opts.max_body_bytes);
+      // No limit while reading the header (Beast would refuse a large Content-Length there, before
+      // 401/404/415 are checked); handle_request sets the route's limit before reading the body.
+      // (Not boost::none: Beast 1.74 compares `length > none`, which is always true.)
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       beast::error_code ec;
       stream.expires_after(st->opts.idle_timeout);
       co_await bhttp::async_read_header(stream, buffer, parser,

@@ -34,8 +34,8 @@ struct front {
   std::unique_ptr<http::server> server;
 
   explicit front(fake_config fc = {}, http::server_options so = {}) : sys(configure(cfg)) {
-    coordinator = sys.spawn(fake_coordinator, fc);
-    store = sys.spawn(fake_store, fc.known_tasks);
+    coordinator = spawn_fake_coordinator(sys, fc);
+    store = spawn_fake_store(sys, fc.known_tasks);
     backend = http::make_actor_backend(sys, coordinator, store, std::chrono::seconds{5});
     so.host = "127.0.0.1";
     so.port = 0;
@@ -227,7 +227,7 @@ TEST_CASE("front: 413 for a body over --max-body-bytes, before it is read", "[ht
   so.max_body_bytes = 1000;
   front f{{}, so};
   // The limit itself is fine.
-  std::string body = R"({"tasks":[],"timeout_ms":5)" + std::string(1000 - 28, ' ') + "}";
+  std::string body = R"({"tasks":[],"timeout_ms":5)" + std::string(1000 - 27, ' ') + "}";
   REQUIRE(body.size() == 1000);
   CHECK(f.post(body).status == 200);
   check_error(f.post(body + " "), 413, "batch_too_large", "--max-body-bytes=1000");

@@ -1,6 +1,8 @@
-// A fake coordinator and store (typed actors implementing coordinator_actor and store_actor) for
-// testing the HTTP front without the pipeline: every batch finishes after a fixed delay; ids
-// above `known_tasks` fail with not_found; admission refuses past `max_in_flight`.
+// A fake coordinator and store for testing the HTTP front without the pipeline: every batch
+// finishes after a fixed delay; ids above `known_tasks` fail with not_found; admission refuses past
+// `max_in_flight`. They answer exactly the messages of coordinator_actor and store_actor that the
+// front sends, as dynamically typed actors handed out through actor_cast (so that handlers the
+// front never uses, added to the interfaces later, do not break this fake).
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -22,6 +24,7 @@ struct fake_config {
 
 struct fake_batch {
   batch_report report;
+  bool finished = false;
   std::vector<caf::typed_response_promise<batch_report>> waiters;
   std::chrono::steady_clock::time_point started;
 };
@@ -37,7 +40,7 @@ struct fake_coordinator_state {
   std::vector<caf::typed_response_promise<done_atom>> drainers;
 };
 
-using fake_coordinator_pointer = coordinator_actor::stateful_pointer<fake_coordinator_state>;
+using fake_coordinator_pointer = caf::stateful_actor<fake_coordinator_state>*;
 
 inline void fake_check_drained(fake_coordinator_pointer self) {
   auto& st = self->state;
@@ -52,9 +55,10 @@ inline void fake_check_drained(fake_coordinator_pointer self) {
 inline void fake_finish(fake_coordinator_pointer self, std::uint64_t n) {
   auto& st = self->state;
   auto i = st.batches.find(n);
-  if (i == st.batches.end() || i->second.report.pending == 0)
+  if (i == st.batches.end() || i->second.finished)
     return;
   auto& b = i->second;
+  b.finished = true;
   auto& r = b.report;
   st.in_flight -= r.pending;
   r.pending = 0;
@@ -114,7 +118,7 @@ inline caf::expected<std::uint64_t> fake_admit(fake_coordinator_pointer self,
 
 inline batch_report fake_status(const batch_report& r) {
   auto copy = r;
-  if (copy.pending > 0) {
+  if (copy.state == batch_state::running || copy.pending > 0) {
     copy.failures.clear();
     copy.succeeded = 0;
     copy.failed = 0;
@@ -122,11 +126,10 @@ inline batch_report fake_status(const batch_report& r) {
   return copy;
 }
 
-inline coordinator_actor::behavior_type fake_coordinator(fake_coordinator_pointer self,
-                                                         fake_config cfg) {
+inline caf::behavior fake_coordinator_impl(fake_coordinator_pointer self, fake_config cfg) {
   self->state.cfg = cfg;
   return {
-    [self](submit_atom, batch_request& req) -> caf::typed_response_promise<batch_report> {
+    [self](submit_atom, batch_request& req) -> caf::result<batch_report> {
       auto promise = self->make_response_promise<batch_report>();
       auto n = fake_admit(self, req);
       if (!n)
@@ -156,7 +159,7 @@ inline coordinator_actor::behavior_type fake_coordinator(fake_coordinator_pointe
         r.state = batch_state::cancelled;
       return fake_status(r);
     },
-    [self](drain_atom) -> caf::typed_response_promise<done_atom> {
+    [self](drain_atom) -> caf::result<done_atom> {
       auto promise = self->make_response_promise<done_atom>();
       self->state.draining = true;
       self->state.drainers.push_back(promise);
@@ -166,25 +169,26 @@ inline coordinator_actor::behavior_type fake_coordinator(fake_coordinator_pointe
     [self](stats_atom) -> caf::result<std::uint64_t, std::uint64_t, std::uint64_t> {
       return {self->state.in_flight, self->state.done, self->state.cancelled};
     },
-    [](const completion_chunk&) {},
-    [](const failure_chunk&) {},
     [self](expire_atom, std::uint64_t n) { fake_finish(self, n); },
   };
 }
 
-inline store_actor::behavior_type fake_store(store_actor::pointer, std::int64_t known_tasks) {
+inline coordinator_actor spawn_fake_coordinator(caf::actor_system& sys, fake_config cfg) {
+  return caf::actor_cast<coordinator_actor>(sys.spawn(fake_coordinator_impl, cfg));
+}
+
+inline caf::behavior fake_store_impl(caf::event_based_actor*, std::int64_t known_tasks) {
   return {
-    [](stage, std::uint64_t ticket, task_chunk& chunk)
-      -> caf::result<std::uint64_t, task_chunk, failure_chunk> {
-      return {ticket, std::move(chunk), failure_chunk{}};
-    },
     [known_tasks](get_atom, std::int64_t id) -> stored_task {
       if (id < 1 || id > known_tasks)
         return {};
       return {id, "Story", "Task " + std::to_string(id), 1, "2026-01-01T00:00:00.000Z"};
     },
-    [](get_atom) -> store_counts { return {}; },
   };
+}
+
+inline store_actor spawn_fake_store(caf::actor_system& sys, std::int64_t known_tasks) {
+  return caf::actor_cast<store_actor>(sys.spawn(fake_store_impl, known_tasks));
 }
 
 } // namespace taskpipe::test

@@ -1,0 +1,40 @@
+// The front node's view of stages that run on stage hosts: one local actor per run of
+// consecutive remote stages, standing where a local stage pool would stand.
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace taskpipe {
+
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+std::string to_string(const endpoint& x);
+
+struct remote_stage_config {
+  std::vector<stage> stages;         ///< consecutive stages, in pipeline order
+  std::vector<endpoint> replicas;    ///< stage hosts that serve all of them
+  stage_actor next;                  ///< where the last stage forwards; none after Notify
+  coordinator_actor coordinator;
+  failure_aggregator_actor failures;
+  bool tls = false;                  ///< connect through CAF's openssl module
+  std::chrono::milliseconds reconnect_interval{1000};
+  /// How long tasks wait for a first connection before failing with node_lost.
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+/// Spawns the remote stage: it connects to every replica (and reconnects lost ones), asks each to
+/// spawn the stages wired to `next`, spreads chunks across the connected replicas and tells the
+/// coordinator when one is lost. With no replica left, tasks fail with node_lost.
+stage_actor spawn_remote_stage(caf::actor_system& sys, remote_stage_config cfg);
+
+} // namespace taskpipe

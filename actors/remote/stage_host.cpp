@@ -1,0 +1,141 @@
+#include "actors/remote/stage_host.hpp"
+
+#include "actors/stage.hpp"
+
+#include <caf/all.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace taskpipe {
+
+namespace {
+
+/// One front node's chain of pools on this host, seen from outside as one stage.
+struct segment_state {
+  std::vector<stage_actor> pools;  ///< in pipeline order
+  static inline const char* name = "stage_segment";
+};
+
+stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> self,
+                                   std::vector<stage_actor> pools, coordinator_actor coordinator) {
+  self->state.pools = std::move(pools);
+  // The chain lives as long as its front node: a lost front leaves nothing running here.
+  self->monitor(coordinator);
+  auto end_chain = [self](const caf::error& reason) {
+    for (auto& p : self->state.pools)
+      self->send_exit(p, reason ? reason : caf::make_error(caf::exit_reason::user_shutdown));
+    self->quit(reason);
+  };
+  self->set_down_handler([end_chain](caf::down_msg& msg) { end_chain(msg.reason); });
+  self->set_exit_handler([end_chain](caf::exit_msg& msg) { end_chain(msg.reason); });
+  return {
+    [self](task_chunk& chunk) { self->send(self->state.pools.front(), std::move(chunk)); },
+    [self](cancel_atom, std::uint64_t batch) {
+      for (auto& p : self->state.pools)
+        self->send(p, cancel_atom_v, batch);
+    },
+    [self](expire_atom, std::uint64_t batch) {
+      for (auto& p : self->state.pools)
+        self->send(p, expire_atom_v, batch);
+    },
+    [](done_atom, std::uint64_t) {},
+    [](retire_atom) {},
+    [](caf::tick_atom) {},
+    [](reconnect_atom, std::uint64_t) {},
+    [](reconnect_atom) {},
+  };
+}
+
+struct host_state {
+  stage_host_config cfg;
+  std::vector<stage_actor> segments;  ///< every chain spawned, so that exiting the host ends them
+  static inline const char* name = "stage_host";
+};
+
+stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_state> self,
+                                     stage_host_config cfg) {
+  self->state.cfg = std::move(cfg);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& s : self->state.segments)
+      self->send_exit(s, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](spawn_atom, const std::vector<std::string>& names, stage_actor next,
+           coordinator_actor coordinator,
+           failure_aggregator_actor failures) -> caf::result<stage_actor> {
+      const auto& cfg = self->state.cfg;
+      std::vector<stage> wanted;
+      for (const auto& name : names) {
+        stage s;
+        if (!from_string(name, s) || std::find(cfg.stages.begin(), cfg.stages.end(), s)
+                                       == cfg.stages.end())
+          return caf::make_error(caf::sec::invalid_argument,
+                                 fmt::format("this node does not host stage '{}'", name));
+        wanted.push_back(s);
+      }
+      if (wanted.empty() || !coordinator || !failures)
+        return caf::make_error(caf::sec::invalid_argument, "nothing to spawn");
+      std::vector<stage_actor> pools(wanted.size());
+      for (auto i = wanted.size(); i-- > 0;) {
+        stage_config sc;
+        sc.which = wanted[i];
+        sc.workers = cfg.workers;
+        sc.latency = cfg.latency;
+        sc.chunk_size = cfg.chunk_size;
+        sc.next = i + 1 < wanted.size() ? pools[i + 1] : next;
+        sc.coordinator = coordinator;
+        sc.failures = failures;
+        sc.store = cfg.store;
+        sc.metrics = cfg.metrics;
+        pools[i] = spawn_stage(self->system(), std::move(sc));
+      }
+      auto chain = self->system().spawn(segment, std::move(pools), std::move(coordinator));
+      // Forget chains that ended (their front went away) so the list does not grow forever.
+      std::erase_if(self->state.segments, [](const stage_actor& s) {
+        return caf::actor_cast<caf::abstract_actor*>(s)->getf(caf::abstract_actor::is_terminated_flag);
+      });
+      self->state.segments.push_back(chain);
+      return chain;
+    },
+    [self](get_atom) {
+      std::vector<std::string> names;
+      for (auto s : self->state.cfg.stages)
+        names.push_back(to_string(s));
+      return names;
+    },
+  };
+}
+
+} // namespace
+
+stage_host_actor spawn_stage_host(caf::actor_system& sys, stage_host_config cfg) {
+  return sys.spawn(host, std::move(cfg));
+}
+
+std::vector<stage> parse_stage_list(const std::string& text) {
+  std::vector<stage> result;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    auto word = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    stage s;
+    if (!from_string(word, s) || s == stage::pipeline)
+      throw std::invalid_argument(
+        fmt::format("'{}' is not a stage (validate, audit, update, notify)", word));
+    if (!result.empty() && static_cast<int>(s) <= static_cast<int>(result.back()))
+      throw std::invalid_argument(
+        fmt::format("'{}' is repeated or out of pipeline order (validate, audit, update, notify)",
+                    word));
+    result.push_back(s);
+    if (comma == std::string::npos)
+      break;
+    pos = comma + 1;
+  }
+  return result;
+}
+
+} // namespace taskpipe

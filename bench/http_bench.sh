@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The HTTP API's benchmark table (issue 3): wrk against `taskpipe serve` on 127.0.0.1, a
+# 1,000-task JSON body per request, every run bounded in time, server and load generator on this
+# machine. Prints req/s (= batches/s), task updates/s, p50/p99 latency and the server's peak RSS.
+#
+#   bench/http_bench.sh [SECONDS]     default 20 s per case
+#
+# Environment: TASKPIPE_BIN=path skips the Release build and uses that binary; CASES="1 2 3" picks
+# cases; WRK_THREADS (default 2).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/common.sh"
+here="$(cd "$(dirname "$0")" && pwd)"
+duration="${1:-20}"
+cases="${CASES:-1 2 3}"
+threads="${WRK_THREADS:-2}"
+
+ensure_packages "${TASKPIPE_PACKAGES[@]}" wrk
+if [ -z "${TASKPIPE_BIN:-}" ]; then
+  build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  TASKPIPE_BIN="$TASKPIPE_ROOT/build/taskpipe"
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The body: ids 1..1000, types cycling Epic, Story, SubTask, TechTask.
+body="$work/body.json"
+types=(Epic Story SubTask TechTask)
+{
+  printf '{"tasks":['
+  for id in $(seq 1 1000); do
+    [ "$id" -gt 1 ] && printf ','
+    printf '{"id":%d,"type":"%s","summary":"Bench update of task %d"}' "$id" "${types[$(( (id - 1) % 4 ))]}" "$id"
+  done
+  printf ']}'
+} > "$body"
+
+# start_server ARGS...: starts taskpipe serve on a free port; sets server_pid and port.
+start_server() {
+  "$TASKPIPE_BIN" serve --listen=127.0.0.1:0 --seed-tasks=1000 "$@" > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/server.out")"
+  if [ -z "$port" ]; then
+    echo "taskpipe serve did not start:" >&2
+    cat "$work/server.err" >&2
+    exit 1
+  fi
+}
+
+# stop_server: SIGTERM (drain), waits at most 60 s; prints the exit status.
+stop_server() {
+  kill -TERM "$server_pid"
+  local status=0
+  for _ in $(seq 1 600); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "server did not exit after SIGTERM; killing it" >&2
+    kill -KILL "$server_pid"
+  fi
+  wait "$server_pid" || status=$?
+  server_pid=""
+  echo "$status"
+}
+
+peak_rss_mb() {
+  awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$server_pid/status"
+}
+
+field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
+
+printf '\n%-48s %9s %13s %9s %9s %9s %6s  %s\n' "case" "req/s" "tasks/s" "p50" "p99" "peak RSS" "errors" "goal"
+run_case() {
+  local label="$1" goal="$2" conns="$3"
+  shift 3
+  start_server "$@"
+  local out
+  out="$(BODY_FILE="$body" wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 30s \
+    -s "$here/http_bench.lua" "http://127.0.0.1:$port/v1/batches" 2>&1)"
+  local result
+  result="$(grep '^RESULT' <<<"$out" || true)"
+  if [ -z "$result" ]; then
+    echo "$out" >&2
+    exit 1
+  fi
+  local rss requests secs p50 p99 errors
+  rss="$(peak_rss_mb)"
+  requests="$(field requests "$result")"
+  secs="$(field duration_s "$result")"
+  p50="$(field p50_ms "$result")"
+  p99="$(field p99_ms "$result")"
+  errors=$(( $(field status_errors "$result") + $(field connect_errors "$result") + $(field read_errors "$result") + $(field write_errors "$result") + $(field timeouts "$result") ))
+  local exit_status
+  exit_status="$(stop_server)"
+  printf '%-48s %9.1f %13.0f %7.1fms %7.1fms %6d MB %6d  %s\n' "$label" \
+    "$(awk "BEGIN{print $requests / $secs}")" "$(awk "BEGIN{print 1000 * $requests / $secs}")" \
+    "$p50" "$p99" "$rss" "$errors" "$goal"
+  [ "$exit_status" = "0" ] || echo "  (server exit status after SIGTERM: $exit_status)"
+  echo "  wrk -t$threads -c$conns -d${duration}s; taskpipe serve $*" >&2
+}
+
+for c in $cases; do
+  case "$c" in
+    1) run_case "zero, memory, 8 connections" ">= 1,000 req/s" 8 --latency=zero --store=memory ;;
+    2)
+      db="$work/bench.db"
+      run_case "zero, sqlite, 8 connections" ">= 350 req/s, durable" 8 --latency=zero --store=sqlite --db="$db"
+      # Durable: another process reads the rows back from the WAL-mode file after the drain.
+      echo "  sqlite rows read back by sqlite3 after exit: audit $(sqlite3 "$db" 'SELECT count(*) FROM audit'), applied updates $(sqlite3 "$db" 'SELECT count(*) FROM applied_updates'), outbox $(sqlite3 "$db" 'SELECT count(*) FROM outbox'), sum(version - 1) $(sqlite3 "$db" 'SELECT sum(version - 1) FROM tasks') (journal_mode $(sqlite3 "$db" 'PRAGMA journal_mode'))"
+      ;;
+    3) run_case "seed, memory, 1,000 connections" "p99 <= 2.5 s, RSS <= 1.5 GB" 1000 --latency=seed --store=memory ;;
+  esac
+done
