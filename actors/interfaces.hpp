@@ -103,3 +103,16 @@ using stage_host_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<std::vector<std::string>>>;
 
 } // namespace taskpipe
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+namespace taskpipe {
+
+/// Registers every message type (register_message_types) and every actor handle type that
+/// travels in messages, so both can cross the network. Call on every node's config before the
+/// actor system is constructed.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace taskpipe

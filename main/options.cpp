@@ -179,7 +179,7 @@ void parse_host_port(const std::string& option, const std::string& text, std::st
 namespace taskpipe {
 
 void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts) {
-  register_message_types(cfg);
+  register_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", caf::timespan{default_heartbeat_interval});
   cfg.set("middleman.connection-timeout", caf::timespan{default_connection_timeout});

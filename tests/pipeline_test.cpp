@@ -49,7 +49,7 @@ struct temp_db {
 };
 
 caf::actor_system_config& threaded_config(caf::actor_system_config& cfg) {
-  register_message_types(cfg);
+  register_types(cfg);
   return cfg;
 }
 

@@ -17,7 +17,7 @@
 namespace taskpipe::test {
 
 inline caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  register_message_types(cfg);
+  register_types(cfg);
   cfg.set("scheduler.policy", caf::atom("testing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   return cfg;

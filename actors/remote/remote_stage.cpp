@@ -28,7 +28,8 @@ struct remote_state {
   std::vector<replica> replicas;
   std::size_t next_replica = 0;
   std::vector<task_chunk> waiting;  ///< chunks that arrived before any replica was up
-  bool connect_deadline_passed = false;
+  /// Chunks wait for a replica only at start-up: until one connects or connect_timeout passes.
+  bool may_wait = true;
   static inline const char* name = "remote_stage";
 };
 
@@ -76,10 +77,10 @@ void route(remote_pointer self, task_chunk& chunk) {
   auto& st = self->state;
   if (auto r = pick(st)) {
     self->send(r->chain, std::move(chunk));
-  } else if (st.connect_deadline_passed) {
-    fail_chunk(self, chunk);
-  } else {
+  } else if (st.may_wait) {
     st.waiting.push_back(std::move(chunk));
+  } else {
+    fail_chunk(self, chunk);
   }
 }
 
@@ -133,6 +134,7 @@ void connect(remote_pointer self, std::size_t index) {
               r.last_error.clear();
               r.chain = chain;
               self->monitor(chain);
+              self->state.may_wait = false;
               flush_waiting(self);
             },
             on_error);
@@ -178,7 +180,7 @@ stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage_config
         connect(self, static_cast<std::size_t>(index));
     },
     [self](reconnect_atom) {
-      self->state.connect_deadline_passed = true;
+      self->state.may_wait = false;
       flush_waiting(self);
     },
     [](done_atom, std::uint64_t) {},

@@ -198,18 +198,18 @@ public:
       return true;
     if (ctx_ == ctx::root) {
       if (k == "tasks")
-        return take_key(seen_tasks_, field::tasks, "tasks");
+        return take_key(seen_tasks_, field::tasks);
       if (k == "timeout_ms")
-        return take_key(seen_timeout_, field::timeout_ms, "timeout_ms");
+        return take_key(seen_timeout_, field::timeout_ms);
       return fail(key_text(k) + ": unknown field; expected tasks or timeout_ms");
     }
     // ctx::task
     if (k == "id")
-      return take_key(seen_id_, field::id, task_path() + ".id");
+      return take_key(seen_id_, field::id);
     if (k == "type")
-      return take_key(seen_type_, field::type, task_path() + ".type");
+      return take_key(seen_type_, field::type);
     if (k == "summary")
-      return take_key(seen_summary_, field::summary, task_path() + ".summary");
+      return take_key(seen_summary_, field::summary);
     return fail(task_path() + "." + key_text(k) + ": unknown field; expected id, type or summary");
   }
 
@@ -273,12 +273,31 @@ private:
     --depth_;
   }
 
-  bool take_key(bool& seen, field f, const std::string& path) {
+  bool take_key(bool& seen, field f) {
     if (seen)
-      return fail(path + ": duplicate key");
+      return fail(field_path(f) + ": duplicate key");
     seen = true;
     pending_ = f;
     return true;
+  }
+
+  /// The path of a known field (built only for error details).
+  std::string field_path(field f) const {
+    switch (f) {
+      case field::tasks:
+        return "tasks";
+      case field::timeout_ms:
+        return "timeout_ms";
+      case field::id:
+        return task_path() + ".id";
+      case field::type:
+        return task_path() + ".type";
+      case field::summary:
+        return task_path() + ".summary";
+      case field::none:
+        break;
+    }
+    return "body";
   }
 
   std::string task_path() const {

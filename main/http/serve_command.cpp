@@ -3,6 +3,7 @@
 #include "main/http/actor_backend.hpp"
 #include "main/http/server.hpp"
 #include "main/options.hpp"
+#include "main/signals.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -13,7 +14,6 @@
 #include <future>
 #include <iostream>
 #include <limits>
-#include <pthread.h>
 #include <sstream>
 #include <sys/resource.h>
 #include <thread>
@@ -62,14 +62,6 @@ void raise_fd_limit() {
   }
 }
 
-sigset_t shutdown_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
-}
-
 /// Asks the coordinator to drain and waits for its answer.
 bool drain(caf::actor_system& sys, const coordinator_actor& coordinator) {
   auto done = std::make_shared<std::promise<std::string>>();
@@ -86,7 +78,7 @@ bool drain(caf::actor_system& sys, const coordinator_actor& coordinator) {
 } // namespace
 
 int serve_command(const std::vector<std::string>& args) {
-  option_set opts{"serve", "Starts the HTTP batch API on this node (all four stages local)."};
+  option_set opts{"serve", "Starts the HTTP batch API on this node (all four stages local unless --remote says otherwise)."};
   add_common_options(opts, "zero", "taskpipe.db");
   opts.add("listen", "HOST:PORT", "127.0.0.1:8080", "address to listen on; port 0 picks a free port");
   opts.add("max-batch-tasks", "N", "1000000", "most tasks in one batch (413 batch_too_large)");
@@ -94,11 +86,10 @@ int serve_command(const std::vector<std::string>& args) {
   opts.add("max-in-flight", "N", "2000000",
            "tasks admitted at once across all batches (503 overloaded)");
   opts.add("batch-timeout", "MS", "60000", "default deadline per batch (a batch's timeout_ms wins)");
-  opts.add("remote", "STAGE@HOST:PORT[,HOST:PORT...]", "",
-           "run STAGE on those stage hosts (repeatable; not supported yet)");
   opts.add("api-token-file", "PATH", "",
            "require Authorization: Bearer <token> (the file's content) on all but /healthz");
   opts.add("http-threads", "N", "1", "Asio threads serving HTTP");
+  add_network_options(opts, true);  // --remote (repeatable) and TLS between nodes
 
   pipeline_config cfg;
   http::server_options sopts;
@@ -109,10 +100,8 @@ int serve_command(const std::vector<std::string>& args) {
       std::fputs(opts.help().c_str(), stdout);
       return 0;
     }
-    if (opts.given("remote"))
-      throw option_error{"--remote=" + opts.get("remote")
-                         + ": remote stages are not supported yet; every stage runs locally"};
     cfg = common_pipeline_config(opts);
+    apply_network_options(opts, cfg);
     parse_host_port("listen", opts.get("listen"), sopts.host, sopts.port);
     constexpr auto int_max = std::numeric_limits<std::int64_t>::max();
     sopts.max_batch_tasks = static_cast<std::uint64_t>(opts.get_int("max-batch-tasks", 1, int_max));
@@ -131,8 +120,7 @@ int serve_command(const std::vector<std::string>& args) {
 
   // Before any thread exists (CAF's, Asio's), so that every thread inherits the mask and only
   // sigwait below sees SIGTERM/SIGINT.
-  auto signals = shutdown_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  block_termination_signals();
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
 
@@ -158,15 +146,13 @@ int serve_command(const std::vector<std::string>& args) {
     std::printf("listening on %s\n", front.address().c_str());
     std::fflush(stdout);
 
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = wait_for_termination_signal();
     std::cerr << prefix << (sig == SIGINT ? "SIGINT" : "SIGTERM")
               << ": draining (new batches get 503; a second signal exits at once)" << std::endl;
     front.begin_drain();
     // A second signal ends the process at once with status 1.
-    std::thread{[signals] {
-      int second = 0;
-      sigwait(&signals, &second);
+    std::thread{[] {
+      wait_for_termination_signal();
       std::_Exit(1);
     }}.detach();
     if (!drain(sys, node.coordinator))

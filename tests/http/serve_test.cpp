@@ -128,7 +128,7 @@ TEST_CASE("serve: bad command lines exit 2 naming the option", "[http][serve]") 
   check({"--max-body-bytes=0"}, "--max-body-bytes");
   check({"--max-batch-tasks=x"}, "--max-batch-tasks");
   check({"--batch-timeout=0"}, "--batch-timeout");
-  check({"--remote=validate@127.0.0.1:4242"}, "not supported yet");
+  check({"--remote=bogus@127.0.0.1:4242"}, "--remote");
   check({"--api-token-file=/nonexistent/token"}, "--api-token-file");
   check({"--bogus=1"}, "--bogus");
   check({"--store=memory", "--latency=soon"}, "--latency");
