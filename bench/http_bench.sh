@@ -59,7 +59,8 @@ start_server() {
   fi
 }
 
-# stop_server: SIGTERM (drain), waits at most 60 s; prints the exit status.
+# stop_server: SIGTERM (drain), waits at most 60 s; sets exit_status.
+exit_status=""
 stop_server() {
   kill -TERM "$server_pid"
   local status=0
@@ -73,7 +74,7 @@ stop_server() {
   fi
   wait "$server_pid" || status=$?
   server_pid=""
-  echo "$status"
+  exit_status="$status"
 }
 
 peak_rss_mb() {
@@ -103,8 +104,7 @@ run_case() {
   p50="$(field p50_ms "$result")"
   p99="$(field p99_ms "$result")"
   errors=$(( $(field status_errors "$result") + $(field connect_errors "$result") + $(field read_errors "$result") + $(field write_errors "$result") + $(field timeouts "$result") ))
-  local exit_status
-  exit_status="$(stop_server)"
+  stop_server
   printf '%-48s %9.1f %13.0f %7.1fms %7.1fms %6d MB %6d  %s\n' "$label" \
     "$(awk "BEGIN{print $requests / $secs}")" "$(awk "BEGIN{print 1000 * $requests / $secs}")" \
     "$p50" "$p99" "$rss" "$errors" "$goal"

@@ -8,7 +8,7 @@ TASKPIPE_PACKAGES=(
   cmake make g++ pkg-config
   libcaf-dev libfmt-dev catch2 libsqlite3-dev
   libboost-dev nlohmann-json3-dev libssl-dev
-  sqlite3 time
+  sqlite3 openssl time
 )
 
 # ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).

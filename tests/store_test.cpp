@@ -529,3 +529,59 @@ TEST_CASE("sqlite: opening a bad path throws naming the path") {
     CHECK_THAT(e.what(), Catch::Contains("not a database"));
   }
 }
+
+TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(6);
+  for (std::uint64_t batch : {11, 12, 13})
+    REQUIRE(is_ok(run_all(store, task(batch, 4, none, "Batch " + std::to_string(batch)))));
+  REQUIRE(is_ok(run_all(store, task(11, 5, "Epic", none))));
+  // Retries of each earlier batch, in another order, within one group and in new groups.
+  store.begin();
+  for (std::uint64_t batch : {12, 11, 13, 11})
+    for (auto where : all_stages)
+      CHECK(is_ok(store.apply(where, task(batch, 4, "Epic", "Retry"))));
+  CHECK(store.commit() == "");
+  for (std::uint64_t batch : {13, 12})
+    REQUIRE(is_ok(run_all(store, task(batch, 4, "Epic", "Retry"))));
+  auto t4 = store.find(4);
+  REQUIRE(t4);
+  CHECK(t4->version == 4);
+  CHECK(t4->type == "Story");
+  CHECK(t4->summary == "Batch 13");
+  CHECK(store.find(5)->version == 2);
+  auto c = store.counts();
+  CHECK(c.audit_rows == 4);
+  CHECK(c.applied_updates == 4);
+  CHECK(c.outbox_rows == 4);
+  // A fourth batch still applies.
+  REQUIRE(is_ok(run_all(store, task(14, 4, "SubTask", none))));
+  CHECK(store.find(4)->version == 5);
+  CHECK(store.find(4)->type == "SubTask");
+  CHECK(store.find(4)->summary == "Batch 13");
+  CHECK(store.counts().applied_updates == 5);
+}
+
+TEST_CASE("tasks seeded later and long summaries are kept exactly") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(2);
+  CHECK(store.apply(stage::validate, task(1, 3000, none, "x")).outcome
+        == store_result::kind::not_found);
+  store.seed(3000);
+  CHECK(is_ok(store.apply(stage::validate, task(1, 3000, none, "x"))));
+  CHECK_FALSE(store.find(3001));
+  std::string long_summary(300000, 'y');
+  REQUIRE(is_ok(run_all(store, task(1, 3000, none, long_summary))));
+  REQUIRE(is_ok(run_all(store, task(1, 2999, none, "short"))));
+  REQUIRE(is_ok(run_all(store, task(2, 2999, none, ""))));
+  CHECK(store.find(3000)->summary == long_summary);
+  CHECK(store.find(2999)->summary == "");
+  CHECK(store.find(2998)->summary == "Task 2998");
+  CHECK(store.counts().tasks == 3000);
+}
