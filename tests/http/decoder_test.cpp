@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <string>
 
 using taskpipe::http::decode_batch;
@@ -11,15 +12,29 @@ using taskpipe::http::decode_status;
 
 namespace {
 
+/// Both decoders (the simdjson fast path, when built in, and the nlohmann reference) must give
+/// the same result; returns it.
+decode_result decode_both(const std::string& body, std::size_t max_tasks = SIZE_MAX) {
+  auto r = decode_batch(body, max_tasks);
+  auto ref = taskpipe::http::decode_batch_reference(body, max_tasks);
+  INFO("body: " << body.substr(0, 200));
+  CHECK(r.status == ref.status);
+  CHECK(r.detail == ref.detail);
+  CHECK(r.task_count == ref.task_count);
+  CHECK(r.batch.tasks.size() == ref.batch.tasks.size());
+  CHECK(r.batch.timeout_ms == ref.batch.timeout_ms);
+  return r;
+}
+
 decode_result ok(const std::string& body) {
-  auto r = decode_batch(body);
+  auto r = decode_both(body);
   INFO("body: " << body << "\ndetail: " << r.detail);
   REQUIRE(r.status == decode_status::ok);
   return r;
 }
 
 std::string invalid_batch(const std::string& body) {
-  auto r = decode_batch(body);
+  auto r = decode_both(body);
   INFO("body: " << body.substr(0, 200) << "\ndetail: " << r.detail);
   REQUIRE(r.status == decode_status::invalid_batch);
   CHECK(r.batch.tasks.empty());
@@ -27,7 +42,7 @@ std::string invalid_batch(const std::string& body) {
 }
 
 std::string invalid_json(const std::string& body) {
-  auto r = decode_batch(body);
+  auto r = decode_both(body);
   INFO("body: " << body.substr(0, 200) << "\ndetail: " << r.detail);
   REQUIRE(r.status == decode_status::invalid_json);
   CHECK(r.detail.rfind("invalid JSON at byte ", 0) == 0);
@@ -37,6 +52,13 @@ std::string invalid_json(const std::string& body) {
 const std::string id_range = "expected an integer from 1 to 9223372036854775807";
 
 } // namespace
+
+TEST_CASE("decoder: the fast path is built in when simdjson is", "[http][decoder]") {
+#ifdef TASKPIPE_EXPECT_SIMDJSON
+  CHECK(taskpipe::http::decoder_has_fast_path());
+#endif
+  WARN("simdjson fast path: " << (taskpipe::http::decoder_has_fast_path() ? "yes" : "no"));
+}
 
 TEST_CASE("decoder: a full batch", "[http][decoder]") {
   auto r = ok(R"({"tasks":[{"id":17,"type":"Story","summary":"Rename login page"},)"
@@ -239,14 +261,14 @@ TEST_CASE("decoder: max_tasks bounds what is kept, not what is counted", "[http]
   for (int i = 1; i <= 100; ++i)
     body += (i > 1 ? "," : "") + std::string{R"({"id":)"} + std::to_string(i) + "}";
   body += "]}";
-  auto r = decode_batch(body, 10);
+  auto r = decode_both(body, 10);
   REQUIRE(r.status == decode_status::ok);
   CHECK(r.task_count == 100);
   CHECK(r.batch.tasks.size() == 10);
   // An invalid task past the limit is still found.
   body.insert(body.size() - 2, R"(,{"id":0})");
-  CHECK(decode_batch(body, 10).status == decode_status::invalid_batch);
-  CHECK(decode_batch(body, 10).detail == "tasks[100].id: " + id_range);
+  CHECK(decode_both(body, 10).status == decode_status::invalid_batch);
+  CHECK(decode_both(body, 10).detail == "tasks[100].id: " + id_range);
 }
 
 TEST_CASE("decoder: detail and result stay clean on errors", "[http][decoder]") {

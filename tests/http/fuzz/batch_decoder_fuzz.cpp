@@ -1,7 +1,7 @@
 // libFuzzer target for the batch decoder (scripts/fuzz.sh builds it with clang and
 // -fsanitize=fuzzer,address,undefined). Besides "no crash, no leak, no UB", it checks invariants:
-// an accepted batch re-encodes to JSON that decodes to the same batch; a refused one has a detail
-// and no tasks.
+// the simdjson fast path and the nlohmann reference decoder give identical results; an accepted
+// batch re-encodes to JSON that decodes to the same batch; a refused one has a detail and no tasks.
 #include "main/http/batch_decoder.hpp"
 #include "main/http/json_writer.hpp"
 
@@ -43,11 +43,28 @@ std::string encode(const taskpipe::batch_request& batch) {
   return out;
 }
 
+bool same(const taskpipe::http::decode_result& a, const taskpipe::http::decode_result& b) {
+  if (a.status != b.status || a.detail != b.detail || a.task_count != b.task_count
+      || a.batch.timeout_ms != b.batch.timeout_ms || a.batch.tasks.size() != b.batch.tasks.size())
+    return false;
+  for (std::size_t i = 0; i < a.batch.tasks.size(); ++i) {
+    const auto& x = a.batch.tasks[i];
+    const auto& y = b.batch.tasks[i];
+    if (x.id != y.id || static_cast<bool>(x.type) != static_cast<bool>(y.type)
+        || static_cast<bool>(x.summary) != static_cast<bool>(y.summary)
+        || (x.type && *x.type != *y.type) || (x.summary && *x.summary != *y.summary))
+      return false;
+  }
+  return true;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body{reinterpret_cast<const char*>(data), size};
   auto r = taskpipe::http::decode_batch(body, max_tasks);
+  // The simdjson fast path (when built in) and the nlohmann reference agree on everything.
+  require(same(r, taskpipe::http::decode_batch_reference(body, max_tasks)));
   if (r.status != taskpipe::http::decode_status::ok) {
     require(!r.detail.empty());
     require(r.batch.tasks.empty());
