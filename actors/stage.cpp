@@ -44,6 +44,16 @@ void send_failures(worker_pointer self, failure_chunk& failed) {
   self->send(self->state.cfg.failures, std::move(failed));
 }
 
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 void finish_ticket(worker_pointer self, std::uint64_t ticket) {
   self->send(self->state.router, done_atom_v, ticket);
   if (self->state.retiring && self->state.awaiting_store == 0)
@@ -74,23 +84,21 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, 
           if (kept != i)
             chunk.tasks[kept] = std::move(t);
           ++kept;
-        } catch (const std::exception& e) {
-          failed.failures.push_back(
-            task_failure{t.batch, t.index, t.update.id, st.cfg.which, failure_code::internal,
-                         fmt::format("{} worker failed on this task: {}",
-                                     to_string(st.cfg.which), e.what())});
-          st.retiring = true;
         } catch (...) {
-          failed.failures.push_back(
-            task_failure{t.batch, t.index, t.update.id, st.cfg.which, failure_code::internal,
-                         fmt::format("{} worker failed on this task", to_string(st.cfg.which))});
+          // A bug in the stage: this task fails, and the worker, whose state is suspect now,
+          // is replaced once it has finished what it holds.
+          failed.failures.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which,
+                                                 failure_code::internal,
+                                                 fmt::format("{} worker failed on this task: {}",
+                                                             to_string(st.cfg.which),
+                                                             describe(std::current_exception()))});
           st.retiring = true;
         }
       }
       chunk.tasks.erase(chunk.tasks.begin() + static_cast<std::ptrdiff_t>(kept), chunk.tasks.end());
       auto& passed = chunk;
       if (st.retiring)
-        self->send(st.router, retire_atom_v);  // "let it crash": a replacement starts now
+        self->send(st.router, retire_atom_v);
       send_failures(self, failed);
       if (passed.tasks.empty()) {
         finish_ticket(self, ticket);
