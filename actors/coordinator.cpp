@@ -26,8 +26,10 @@ enum class outcome : std::uint8_t { pending, succeeded, failed };
 
 struct batch_record {
   std::uint64_t id = 0;
-  std::vector<std::int64_t> ids;     ///< task ids by position
-  std::vector<outcome> outcomes;     ///< by position; the first outcome wins
+  std::uint64_t total = 0;
+  // By position, until the batch is complete (then freed: finished batches are kept for minutes).
+  std::vector<std::int64_t> ids;     ///< task ids
+  std::vector<outcome> outcomes;     ///< the first outcome of each task wins
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::vector<task_failure> failures;
@@ -40,11 +42,8 @@ struct batch_record {
   /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
   std::vector<task_envelope> replay;
 
-  std::uint64_t total() const {
-    return ids.size();
-  }
   std::uint64_t pending() const {
-    return total() - succeeded - failed;
+    return total - succeeded - failed;
   }
 };
 
@@ -110,7 +109,7 @@ batch_report make_report(coordinator_pointer self, const batch_record& b) {
   r.state = b.cancelled           ? batch_state::cancelled
             : b.pending() == 0   ? batch_state::done
                                   : batch_state::running;
-  r.total = b.total();
+  r.total = b.total;
   r.succeeded = b.succeeded;
   r.failed = b.failed;
   r.pending = b.pending();
@@ -159,6 +158,8 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
     ++st.batches_done;
     st.metrics->batches_done.fetch_add(1, std::memory_order_relaxed);
   }
+  b.ids = {};
+  b.outcomes = {};
   b.replay = {};
   if (!b.waiters.empty()) {
     auto report = make_report(self, b);
@@ -208,6 +209,7 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
   while (id == 0 || st.batches.count(id) != 0);
   auto& b = st.batches[id];
   b.id = id;
+  b.total = n;
   b.ids.reserve(n);
   b.outcomes.assign(n, outcome::pending);
   b.started = self->clock().now();
