@@ -1,10 +1,7 @@
 // The taskpipe executable: picks the command and hands it the rest of the command line.
+#include "main/http/serve_command.hpp"
 #include "main/node_command.hpp"
 #include "main/run_command.hpp"
-
-#ifdef TASKPIPE_HAVE_HTTP
-#  include "main/http/serve_command.hpp"
-#endif
 
 #include <fmt/format.h>
 
@@ -37,10 +34,8 @@ int main(int argc, char** argv) {
     return taskpipe::run_command(args);
   if (command == "node")
     return taskpipe::node_command(args);
-#ifdef TASKPIPE_HAVE_HTTP
   if (command == "serve")
     return taskpipe::serve_command(args);
-#endif
   fmt::print(stderr, "taskpipe: unknown command '{}'\n\n{}", command, usage);
   return 2;
 }

@@ -7,8 +7,9 @@ TASKPIPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TASKPIPE_PACKAGES=(
   cmake make g++ pkg-config
   libcaf-dev libfmt-dev catch2 libsqlite3-dev
-  libboost-dev nlohmann-json3-dev libssl-dev
-  sqlite3 openssl time
+  libboost-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
+  clang-14 libclang-rt-14-dev
+  sqlite3 openssl time wrk
 )
 
 # ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).

@@ -3,8 +3,9 @@
 #
 #   scripts/fuzz.sh [SECONDS]        default 60; FUZZ_JOBS=N runs N fuzzing processes
 #
-# Needs Debian's clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes):
-#   apt-get install -y clang-14 libclang-rt-14-dev
+# Needs Debian's clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes), and
+# libsimdjson-dev when the build uses simdjson:
+#   apt-get install -y clang-14 libclang-rt-14-dev libsimdjson-dev
 # The seed corpus is tests/http/fuzz/corpus/ (read only); new inputs found go to
 # build-fuzz/corpus/, crashes to build-fuzz/artifacts/. Exits non-zero when the fuzzer finds a
 # crash, a leak, undefined behaviour, or a broken invariant.
@@ -32,10 +33,15 @@ sources=(
   "$root/messages/names.cpp"
   "$root/tests/http/fuzz/batch_decoder_fuzz.cpp"
 )
-echo "fuzz.sh: building $binary with $cxx"
+# With simdjson (libsimdjson-dev) the target also checks the fast path against the reference.
+extra=()
+if [[ -f /usr/include/simdjson.h ]]; then
+  extra=(-DTASKPIPE_HAVE_SIMDJSON=1 -lsimdjson)
+fi
+echo "fuzz.sh: building $binary with $cxx ${extra[*]}"
 "$cxx" -std=c++20 -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$root" "${sources[@]}" -o "$binary"
+  -I"$root" "${sources[@]}" "${extra[@]}" -o "$binary"
 
 echo "fuzz.sh: fuzzing the batch decoder for ${seconds} s"
 # -max_len: bodies up to 64 KiB; -timeout: one input may take at most 10 s;

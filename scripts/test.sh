@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs every test twice: a warnings-as-errors build,
-# and an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any failure.
+# and an AddressSanitizer + UndefinedBehaviorSanitizer build; then fuzzes the HTTP batch decoder
+# for 60 s. Exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 ensure_packages "${TASKPIPE_PACKAGES[@]}"
@@ -17,4 +18,9 @@ build_tree "$TASKPIPE_ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTASKPIPE_WARNI
 echo "== tests under ASan + UBSan"
 (cd "$TASKPIPE_ROOT/build-asan" &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS="suppressions=$TASKPIPE_ROOT/tests/lsan.supp:print_suppressions=0" \
   ctest -j "$jobs" --output-on-failure --timeout 600)
+
+echo "== fuzzing the HTTP batch decoder (libFuzzer, 60 s)"
+bash "$TASKPIPE_ROOT/scripts/fuzz.sh" 60
+echo "== all tests passed"

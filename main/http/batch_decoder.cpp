@@ -2,6 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#ifdef TASKPIPE_HAVE_SIMDJSON
+#  include <simdjson.h>
+#endif
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -219,6 +223,15 @@ public:
     return false;
   }
 
+  /// For an already validated document: no need to look past the first schema error.
+  void stop_at_first_error() {
+    stop_at_first_error_ = true;
+  }
+
+  bool stopped() const {
+    return stop_at_first_error_ && failed();
+  }
+
   /// Set when the parser stopped because the nesting got too deep.
   bool too_deep() const {
     return too_deep_;
@@ -341,6 +354,7 @@ private:
   std::size_t max_tasks_;
   std::size_t depth_ = 0;
   bool too_deep_ = false;
+  bool stop_at_first_error_ = false;
   std::size_t json_error_offset_ = 0;
   ctx ctx_ = ctx::top;
   field pending_ = field::none;
@@ -355,7 +369,107 @@ private:
 
 } // namespace
 
+#ifdef TASKPIPE_HAVE_SIMDJSON
+
+namespace {
+
+/// Feeds a simdjson DOM (already validated) to the schema checks as SAX events, in document
+/// order. Returns false when the walk cannot decide (too deep): the reference decoder then does.
+bool walk(simdjson::dom::element e, batch_sax& sax) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      if (!sax.start_object(0))
+        return false;
+      for (auto field : simdjson::dom::object(e)) {
+        std::string key{field.key};
+        if (!sax.key(key) || !walk(field.value, sax))
+          return false;
+        if (sax.stopped())
+          return true;
+      }
+      return sax.end_object();
+    }
+    case element_type::ARRAY: {
+      if (!sax.start_array(0))
+        return false;
+      for (auto item : simdjson::dom::array(e)) {
+        if (!walk(item, sax))
+          return false;
+        if (sax.stopped())
+          return true;
+      }
+      return sax.end_array();
+    }
+    case element_type::INT64: {
+      auto x = std::int64_t(e);
+      return x < 0 ? sax.number_integer(x)
+                   : sax.number_unsigned(static_cast<std::uint64_t>(x));
+    }
+    case element_type::UINT64:
+      return sax.number_unsigned(std::uint64_t(e));
+    case element_type::DOUBLE:
+      return sax.number_float(double(e), {});
+    case element_type::STRING: {
+      std::string text{std::string_view(e)};
+      return sax.string(text);
+    }
+    case element_type::BOOL:
+      return sax.boolean(bool(e));
+    case element_type::NULL_VALUE:
+      return sax.null();
+  }
+  return false;
+}
+
+/// None when simdjson rejects the body (or the walk cannot decide): the reference decides.
+bool decode_fast(std::string_view body, std::size_t max_tasks, decode_result& result) {
+  if (body.size() > fast_path_max_bytes)
+    return false;
+  thread_local simdjson::dom::parser parser;
+  thread_local bool ready = parser.allocate(64 * 1024, max_json_depth) == simdjson::SUCCESS;
+  if (!ready)
+    return false;
+  simdjson::dom::element doc;
+  if (parser.parse(body.data(), body.size(), true).get(doc) != simdjson::SUCCESS)
+    return false;
+  batch_sax sax{result, max_tasks};
+  sax.stop_at_first_error();
+  if (!walk(doc, sax) || sax.too_deep())
+    return false;
+  if (result.status != decode_status::ok) {
+    result.batch = batch_request{};
+    result.task_count = 0;
+  }
+  return true;
+}
+
+} // namespace
+
 decode_result decode_batch(std::string_view body, std::size_t max_tasks) {
+  decode_result result;
+  if (decode_fast(body, max_tasks, result))
+    return result;
+  return decode_batch_reference(body, max_tasks);
+}
+
+bool decoder_has_fast_path() {
+  return true;
+}
+
+#else
+
+decode_result decode_batch(std::string_view body, std::size_t max_tasks) {
+  return decode_batch_reference(body, max_tasks);
+}
+
+bool decoder_has_fast_path() {
+  return false;
+}
+
+#endif
+
+decode_result decode_batch_reference(std::string_view body, std::size_t max_tasks) {
   decode_result result;
   if (body.empty()) {
     result.status = decode_status::invalid_json;

@@ -40,7 +40,24 @@ struct decode_result {
 /// Decodes a batch. Checks well-formedness over the whole body first (so a body that is both
 /// malformed and off-schema is `invalid_json`), then reports the first schema violation in
 /// document order.
+///
+/// Built with simdjson (TASKPIPE_HAVE_SIMDJSON), bodies up to `fast_path_max_bytes` are parsed
+/// with simdjson's validating DOM parser first (about 8x faster than nlohmann's lexer) and walked
+/// through the same schema checks; whenever simdjson rejects a body, the reference decoder below
+/// decides, so every error detail (byte offsets included) comes from one place. The fuzz target
+/// checks that both paths agree on every input.
 decode_result decode_batch(std::string_view body,
                            std::size_t max_tasks = std::numeric_limits<std::size_t>::max());
+
+/// The reference decoder: nlohmann-json's SAX parser only (iterative, no DOM).
+decode_result decode_batch_reference(std::string_view body,
+                                     std::size_t max_tasks
+                                     = std::numeric_limits<std::size_t>::max());
+
+/// Whether decode_batch has the simdjson fast path.
+bool decoder_has_fast_path();
+
+/// Largest body the fast path takes (its DOM costs memory in proportion to the body).
+inline constexpr std::size_t fast_path_max_bytes = 4 * 1024 * 1024;
 
 } // namespace taskpipe::http

@@ -440,10 +440,7 @@ bool parse_task_id(std::string_view text, std::int64_t& out) {
 }
 
 /// POST /v1/batches once its body is read.
-std::atomic<long> prof_decode_ns{0}, prof_count{0}, prof_write_ns{0};
-struct prof_print { ~prof_print(){ if (prof_count) std::fprintf(stderr, "decode %.3f ms write %.3f ms (n=%ld)\n", prof_decode_ns/1e6/prof_count, prof_write_ns/1e6/prof_count, prof_count.load()); } } prof_printer;
 asio::awaitable<reply> submit_batch(state& st, const plan& p, std::string_view body) {
-  auto t0 = std::chrono::steady_clock::now();
   auto decoded = decode_batch(body, static_cast<std::size_t>(
                                       std::min<std::uint64_t>(st.opts.max_batch_tasks,
                                                               st.opts.max_in_flight)));
@@ -451,7 +448,6 @@ asio::awaitable<reply> submit_batch(state& st, const plan& p, std::string_view b
     co_return error_reply(bhttp::status::bad_request, "invalid_json", decoded.detail);
   if (decoded.status == decode_status::invalid_batch)
     co_return error_reply(bhttp::status::bad_request, "invalid_batch", decoded.detail);
-  prof_decode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now()-t0).count(); ++prof_count;
   auto count = static_cast<std::uint64_t>(decoded.task_count);
   if (count > st.opts.max_batch_tasks)
     co_return error_reply(bhttp::status::payload_too_large, "batch_too_large",

@@ -478,7 +478,7 @@ TEST_CASE("serve: 1,000 concurrent clients each waiting ~2 s", "[http][serve][lo
   INFO(first_error);
   CHECK(ok == 1000);
   CHECK(worst >= 1900);
-  CHECK(secs < 15);
+  CHECK(secs < 25);  // all waited at once (one after another would take 2,000 s)
   std::ifstream status{"/proc/" + std::to_string(proc.pid()) + "/status"};
   std::string line;
   std::string hwm;
