@@ -434,12 +434,16 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
       auto& b = i->second;
+      std::uint64_t lost = 0;
       for (std::uint32_t index = 0; index < b.outcomes.size(); ++index)
-        if (record(self, b, index, outcome::failed))
+        if (record(self, b, index, outcome::failed)) {
           b.failures.push_back(task_failure{b.id, index, b.ids[index], stage::pipeline,
                                             failure_code::timeout,
                                             "batch deadline passed while the task was between "
                                             "stages"});
+          ++lost;
+        }
+      st.metrics->count(stage::pipeline, false, lost);
       finish_if_done(self, b);
       publish_in_flight(self);
     },
