@@ -34,14 +34,16 @@ void flush(store_state& st) {
   auto requests = std::move(st.pending);
   st.pending.clear();
   std::vector<failure_chunk> failed(requests.size());
+  std::vector<store_result> results;
   st.store->begin();
   for (std::size_t r = 0; r < requests.size(); ++r) {
     // Tasks that pass stay in the request's chunk, compacted in place.
     auto& tasks = requests[r].tasks.tasks;
+    st.store->apply_chunk(requests[r].where, tasks, results);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       auto& t = tasks[i];
-      auto result = st.store->apply(requests[r].where, t);
+      auto& result = results[i];
       if (result.outcome == store_result::kind::ok) {
         if (kept != i)
           tasks[kept] = std::move(t);

@@ -585,3 +585,264 @@ TEST_CASE("tasks seeded later and long summaries are kept exactly") {
   CHECK(store.find(2998)->summary == "Task 2998");
   CHECK(store.counts().tasks == 3000);
 }
+
+namespace {
+
+/// Runs one stage for a chunk: through apply_chunk, or task by task through apply.
+std::vector<store_result> run_chunk(task_store& store, stage where,
+                                    const std::vector<task_envelope>& tasks, bool chunked) {
+  std::vector<store_result> results;
+  if (chunked) {
+    results.push_back(store_result::ok()); // stale content must go
+    store.apply_chunk(where, tasks, results);
+  } else {
+    for (const auto& t : tasks)
+      results.push_back(store.apply(where, t));
+  }
+  return results;
+}
+
+std::string describe(const store_result& r) {
+  switch (r.outcome) {
+    case store_result::kind::ok:
+      return "ok";
+    case store_result::kind::not_found:
+      return "not_found: " + r.reason;
+    default:
+      return "storage_error: " + r.reason;
+  }
+}
+
+std::vector<std::string> describe(const std::vector<store_result>& results) {
+  std::vector<std::string> out;
+  for (const auto& r : results)
+    out.push_back(describe(r));
+  return out;
+}
+
+/// Everything a store holds that a test can see: each task and for SQLite every row.
+std::vector<std::string> contents(fixture& f, std::int64_t max_id) {
+  std::vector<std::string> out;
+  for (std::int64_t id = -3; id <= max_id; ++id)
+    if (auto t = f.store->find(id))
+      out.push_back(std::to_string(id) + "|" + t->type + "|" + t->summary + "|"
+                    + std::to_string(t->version));
+  auto c = f.store->counts();
+  out.push_back("counts " + std::to_string(c.tasks) + " " + std::to_string(c.audit_rows) + " "
+                + std::to_string(c.applied_updates) + " " + std::to_string(c.outbox_rows));
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    // Every column but the timestamps (the two stores ran at different times).
+    for (const auto& query :
+         {"SELECT 'audit', batch_id, task_id, old_type, old_summary, new_type, new_summary "
+          "FROM audit ORDER BY batch_id, task_id",
+          "SELECT 'applied', batch_id, task_id, version FROM applied_updates "
+          "ORDER BY batch_id, task_id",
+          "SELECT 'outbox', batch_id, task_id, message FROM outbox ORDER BY batch_id, task_id"})
+      for (auto& row : db.rows(query))
+        out.push_back(std::move(row));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("apply_chunk gives the results of apply task by task") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto sparse = GENERATE(false, true);
+  INFO("store: " << name_of(kind) << (sparse ? " (ids spread wide)" : " (ids close)"));
+  // Gaps in the ids and ids that do not exist (also 0 and negative) and duplicates within the
+  // chunk: the same (batch and task) twice and the same task in two batches.
+  std::vector<task_envelope> tasks{
+    task(1, 3, "Epic", none),          task(1, 1, none, R"(Say "hi" \ bye)"),
+    task(1, 2, "SubTask", "Two"),      task(1, 5, none, ""),
+    task(1, 25, "Epic", none),         task(1, 3, "Epic", none),
+    task(2, 3, "TechTask", "Second"),  task(1, 0, "Epic", none),
+    task(1, -3, none, "x"),            task(1, 8, "Story", "Eight"),
+  };
+  if (sparse)
+    tasks.push_back(task(1, 90'000, "Epic", "far"));
+  fixture chunked{kind};
+  fixture single{kind};
+  for (auto* f : {&chunked, &single}) {
+    f->store->seed(sparse ? 90'000 : 20);
+    // A retry of a task that was applied before.
+    REQUIRE(is_ok(run_all(*f->store, task(1, 8, "Story", "Eight"))));
+  }
+  for (auto where : all_stages) {
+    INFO("stage: " << to_string(where));
+    chunked.store->begin();
+    auto got = run_chunk(*chunked.store, where, tasks, true);
+    CHECK(chunked.store->commit() == "");
+    single.store->begin();
+    auto want = run_chunk(*single.store, where, tasks, false);
+    CHECK(single.store->commit() == "");
+    REQUIRE(got.size() == tasks.size());
+    CHECK(describe(got) == describe(want));
+  }
+  auto max_id = sparse ? std::int64_t{90'000} : std::int64_t{20};
+  CHECK(contents(chunked, max_id) == contents(single, max_id));
+  // Spot checks of what both did.
+  auto t3 = chunked.store->find(3);
+  CHECK(t3->version == 3);
+  CHECK(t3->type == "TechTask");
+  CHECK(t3->summary == "Second");
+  CHECK(chunked.store->find(5)->summary == "");
+  CHECK(chunked.store->find(8)->version == 2);
+  if (chunked.is_sqlite()) {
+    reader db{chunked.file->path};
+    CHECK(db.one("SELECT message FROM outbox WHERE task_id = 1")
+          == R"(task 1 updated to version 2: type Story, summary "Say \"hi\" \\ bye")");
+    CHECK(db.one("SELECT message FROM outbox WHERE task_id = 3 AND batch_id = '"
+                 + batch_id_text(1) + "'")
+          == R"(task 3 updated to version 3: type TechTask, summary "Second")");
+  }
+}
+
+TEST_CASE("apply_chunk reports missing tasks and outside a group commits by itself") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(4);
+  std::vector<task_envelope> tasks{task(1, 4, "Epic", none), task(1, 6, "Epic", none),
+                                   task(1, 2, none, "Two")};
+  std::vector<store_result> results;
+  store.apply_chunk(stage::validate, tasks, results);
+  CHECK(describe(results)
+        == std::vector<std::string>{"ok", "not_found: task 6 does not exist", "ok"});
+  for (auto where : {stage::audit, stage::update, stage::notify}) {
+    store.apply_chunk(where, tasks, results);
+    CHECK(describe(results)
+          == std::vector<std::string>{"ok", "storage_error: task 6 does not exist any more",
+                                      "ok"});
+  }
+  store.apply_chunk(stage::pipeline, tasks, results);
+  CHECK(describe(results) == std::vector<std::string>{"ok", "ok", "ok"});
+  store.apply_chunk(stage::update, {}, results);
+  CHECK(results.empty());
+  CHECK(store.find(4)->version == 2);
+  CHECK(store.find(2)->summary == "Two");
+  auto c = store.counts();
+  CHECK(c.audit_rows == 2);
+  CHECK(c.applied_updates == 2);
+  CHECK(c.outbox_rows == 2);
+}
+
+TEST_CASE("sqlite: a refused write in the middle of a chunk fails only its task") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f.file->path, true};
+  admin.exec("CREATE TRIGGER tasks_locked BEFORE UPDATE ON tasks WHEN NEW.id = 6 "
+             "BEGIN SELECT RAISE(ABORT, 'task 6 is locked'); END;");
+  admin.exec("CREATE TRIGGER outbox_full BEFORE INSERT ON outbox WHEN NEW.task_id = 7 "
+             "BEGIN SELECT RAISE(ABORT, 'outbox full'); END;");
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 5; id <= 9; ++id)
+    tasks.push_back(task(3, id, "Epic", none));
+  std::vector<store_result> results;
+  store.begin();
+  for (auto where : {stage::validate, stage::audit}) {
+    store.apply_chunk(where, tasks, results);
+    CHECK(describe(results) == std::vector<std::string>(5, "ok"));
+  }
+  store.apply_chunk(stage::update, tasks, results);
+  REQUIRE(results.size() == 5);
+  CHECK(results[1].outcome == store_result::kind::storage_error);
+  CHECK_THAT(results[1].reason, Catch::Contains("task 6 is locked"));
+  for (std::size_t i : {0, 2, 3, 4})
+    CHECK(is_ok(results[i]));
+  store.apply_chunk(stage::notify, tasks, results);
+  REQUIRE(results.size() == 5);
+  CHECK(results[2].outcome == store_result::kind::storage_error);
+  CHECK_THAT(results[2].reason, Catch::Contains("outbox full"));
+  for (std::size_t i : {0, 1, 3, 4})
+    CHECK(is_ok(results[i])); // task 6's notify is not the store's to refuse
+  CHECK(store.commit() == "");
+  CHECK(admin.rows("SELECT task_id FROM applied_updates ORDER BY task_id")
+        == std::vector<std::string>{"5", "7", "8", "9"});
+  CHECK(admin.rows("SELECT task_id FROM outbox ORDER BY task_id")
+        == std::vector<std::string>{"5", "6", "8", "9"});
+  CHECK(store.find(6)->version == 1);
+  CHECK(store.find(7)->version == 2);
+  // Once the causes are gone, retrying the whole chunk completes exactly the missing rows.
+  admin.exec("DROP TRIGGER tasks_locked");
+  admin.exec("DROP TRIGGER outbox_full");
+  store.begin();
+  for (auto where : all_stages) {
+    store.apply_chunk(where, tasks, results);
+    CHECK(describe(results) == std::vector<std::string>(5, "ok"));
+  }
+  CHECK(store.commit() == "");
+  for (std::int64_t id = 5; id <= 9; ++id)
+    CHECK(store.find(id)->version == 2);
+  auto c = store.counts();
+  CHECK(c.audit_rows == 5);
+  CHECK(c.applied_updates == 5);
+  CHECK(c.outbox_rows == 5);
+}
+
+TEST_CASE("sqlite: an error that rolls back the transaction mid-chunk fails the rest") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f.file->path, true};
+  admin.exec("CREATE TRIGGER outbox_broken BEFORE INSERT ON outbox WHEN NEW.task_id = 3 "
+             "BEGIN SELECT RAISE(ROLLBACK, 'outbox broken'); END;");
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 1; id <= 5; ++id)
+    tasks.push_back(task(5, id, "Epic", none));
+  std::vector<store_result> results;
+  store.begin();
+  store.apply_chunk(stage::update, tasks, results);
+  CHECK(describe(results) == std::vector<std::string>(5, "ok"));
+  store.apply_chunk(stage::notify, tasks, results);
+  REQUIRE(results.size() == 5);
+  CHECK(is_ok(results[0]));
+  CHECK(is_ok(results[1]));
+  CHECK_THAT(results[2].reason, Catch::Contains("outbox broken"));
+  for (std::size_t i : {3, 4}) {
+    CHECK(results[i].outcome == store_result::kind::storage_error);
+    CHECK_THAT(results[i].reason, Catch::Contains("rolled back"));
+  }
+  CHECK_THAT(store.commit(), Catch::Contains("outbox broken"));
+  CHECK(store.counts().applied_updates == 0);
+  CHECK(store.find(1)->version == 1);
+  // A lone chunk is a group of its own: all of it fails when the group cannot commit.
+  store.apply_chunk(stage::notify, tasks, results);
+  for (const auto& r : results) {
+    CHECK(r.outcome == store_result::kind::storage_error);
+    CHECK_THAT(r.reason, Catch::Contains("outbox broken"));
+  }
+  CHECK(store.counts().outbox_rows == 0);
+  admin.exec("DROP TRIGGER outbox_broken");
+  store.apply_chunk(stage::update, tasks, results);
+  CHECK(describe(results) == std::vector<std::string>(5, "ok"));
+  CHECK(store.find(3)->version == 2);
+}
+
+TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed") {
+  fixture f{which_store::sqlite};
+  auto& store = *f.store;
+  store.seed(20'000);
+  std::vector<store_result> results;
+  for (std::int64_t first = 1; first <= 20'000; first += 500) {
+    std::vector<task_envelope> tasks;
+    for (auto id = first; id < first + 500; ++id)
+      tasks.push_back(task(9, id, "Epic", "Summary of task " + std::to_string(id)));
+    store.begin();
+    for (auto where : all_stages) {
+      store.apply_chunk(where, tasks, results);
+      REQUIRE(describe(results) == std::vector<std::string>(tasks.size(), "ok"));
+    }
+    REQUIRE(store.commit() == "");
+  }
+  reader db{f.file->path};
+  CHECK(db.one("PRAGMA integrity_check") == "ok");
+  CHECK(db.one("SELECT count(*), min(version), max(version) FROM tasks") == "20000|2|2");
+  CHECK(db.one("SELECT count(*) FROM outbox") == "20000");
+  f.store.reset();
+  auto reopened = make_sqlite_store(f.file->path.string());
+  CHECK(reopened->counts().audit_rows == 20'000);
+}

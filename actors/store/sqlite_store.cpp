@@ -23,17 +23,34 @@
 // rest of the group still commits. Errors that make SQLite roll back the whole transaction (disk
 // full, I/O errors, RAISE(ROLLBACK)) are detected: every later write of the group fails and
 // commit() reports the reason.
+//
+// apply_chunk() does a chunk's stage with one range scan of tasks over the chunk's ids (chunks
+// usually hold consecutive ids; one whose ids spread more than 4x its size + 64 goes task by
+// task): validate answers from the scan; audit, update and notify bind the scanned old values,
+// next version and message (built in C++, the same text as the SQL) instead of reading tasks per
+// row. Results are exactly apply()'s: a task the scan did not find, and in update a task already
+// written by the same chunk (duplicates), goes through the per-task statements.
+//
+// Checkpoints: a WAL hook replaces SQLite's automatic checkpoint (same 1000-frame threshold) and
+// hands it to a thread with a connection of its own (PASSIVE: it never blocks the writer); if the
+// WAL still grows past 16x the threshold, the store checkpoints inline as SQLite would.
 #include "actors/store/task_store.hpp"
 
 #include <sqlite3.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace taskpipe {
 
@@ -127,6 +144,71 @@ private:
   sqlite3_stmt* s_;
 };
 
+/// Checkpoints the WAL on a thread and connection of its own when asked, so that the store's
+/// thread only appends to the WAL. PASSIVE checkpoints never block the writer.
+class checkpointer {
+public:
+  /// Null if no second connection can be opened (the store then checkpoints inline).
+  static std::unique_ptr<checkpointer> open(const std::string& path) {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr)
+        != SQLITE_OK) {
+      sqlite3_close_v2(raw);
+      return nullptr;
+    }
+    sqlite3_busy_timeout(raw, 5000);
+    sqlite3_exec(raw, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+    return std::unique_ptr<checkpointer>{new checkpointer{raw}};
+  }
+
+  checkpointer(const checkpointer&) = delete;
+  checkpointer& operator=(const checkpointer&) = delete;
+
+  ~checkpointer() {
+    {
+      std::lock_guard<std::mutex> guard{mx_};
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+    sqlite3_close_v2(db_);
+  }
+
+  void request() {
+    {
+      std::lock_guard<std::mutex> guard{mx_};
+      if (requested_)
+        return;
+      requested_ = true;
+    }
+    cv_.notify_one();
+  }
+
+private:
+  explicit checkpointer(sqlite3* db) : db_(db), thread_([this] { run(); }) {
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock{mx_};
+    for (;;) {
+      cv_.wait(lock, [this] { return requested_ || stop_; });
+      if (stop_)
+        return;
+      requested_ = false;
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  sqlite3* db_;
+  std::mutex mx_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  bool stop_ = false;
+  std::thread thread_; // last: starts once the rest is ready
+};
+
 class sqlite_store final : public task_store {
 public:
   explicit sqlite_store(const std::string& path) : path_(path) {
@@ -174,6 +256,19 @@ public:
               FROM tasks WHERE id = ?3),
              ?2))sql");
     outbox_exists_ = prepare("SELECT 1 FROM outbox WHERE batch_id = ?1 AND task_id = ?2");
+    // The chunk-wise forms: the task's values come from one range scan per chunk (bound).
+    ids_in_range_ = prepare("SELECT id FROM tasks WHERE id BETWEEN ?1 AND ?2");
+    rows_in_range_ = prepare(
+      "SELECT id, type, summary, version FROM tasks WHERE id BETWEEN ?1 AND ?2");
+    audit_values_ = prepare(
+      "INSERT OR IGNORE INTO audit(batch_id, task_id, old_type, old_summary, new_type, "
+      "new_summary, at) VALUES(?1, ?5, ?6, ?7, ?2, ?3, ?4)");
+    applied_values_ = prepare(
+      "INSERT OR IGNORE INTO applied_updates(batch_id, task_id, version, at) "
+      "VALUES(?1, ?3, ?4, ?2)");
+    outbox_values_ = prepare(
+      "INSERT OR IGNORE INTO outbox(batch_id, task_id, message, created_at) "
+      "VALUES(?1, ?3, ?4, ?2)");
     find_ = prepare("SELECT type, summary, version, updated_at FROM tasks WHERE id = ?1");
     counts_ = prepare("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
                       "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)");
@@ -181,11 +276,15 @@ public:
       "WITH RECURSIVE ids(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM ids WHERE x < ?2) "
       "INSERT OR IGNORE INTO tasks(id, type, summary, version, updated_at) "
       "SELECT x, 'Story', 'Task ' || x, 1, ?3 FROM ids");
+    // Replaces SQLite's automatic checkpoint (same threshold) by the checkpointer's.
+    checkpointer_ = checkpointer::open(path_);
+    sqlite3_wal_hook(db_.get(), &sqlite_store::on_wal_commit, this);
   }
 
   ~sqlite_store() override {
     if (db_ && !sqlite3_get_autocommit(db_.get()))
       step_plain(rollback_.get());
+    checkpointer_.reset(); // its connection closes before ours, which then cleans up the WAL
     // Statements are finalized before db_ closes (members die in reverse order).
   }
 
@@ -292,16 +391,73 @@ public:
     if (!in_group_) {
       // A lone write is a group of its own, so that it is atomic.
       begin();
-      auto result = apply_in_group(where, t);
+      auto result = apply_in_group(where, t, nullptr);
       auto err = commit();
       if (result.outcome == store_result::kind::ok && !err.empty())
         return storage_error(std::move(err));
       return result;
     }
-    return apply_in_group(where, t);
+    return apply_in_group(where, t, nullptr);
+  }
+
+  void apply_chunk(stage where, const std::vector<task_envelope>& tasks,
+                   std::vector<store_result>& results) override {
+    results.assign(tasks.size(), store_result::ok());
+    switch (where) {
+      case stage::validate:
+        validate_chunk(tasks, results);
+        return;
+      case stage::audit:
+      case stage::update:
+      case stage::notify:
+        break;
+      default:
+        return; // no store work between stages
+    }
+    if (tasks.empty())
+      return;
+    if (!in_group_) {
+      // A lone chunk is a group of its own.
+      begin();
+      write_chunk(where, tasks, results);
+      if (auto err = commit(); !err.empty())
+        for (auto& r : results)
+          if (r.outcome == store_result::kind::ok)
+            r = storage_error(err);
+      return;
+    }
+    write_chunk(where, tasks, results);
   }
 
 private:
+  /// WAL frames after which a checkpoint is due (SQLite's default), and after which the store
+  /// checkpoints itself because the checkpointer does not keep up.
+  static constexpr int checkpoint_frames = 1000;
+  static constexpr int inline_checkpoint_frames = 16 * checkpoint_frames;
+
+  /// SQLite's WAL hook: runs after each commit with the number of frames in the WAL.
+  static int on_wal_commit(void* arg, sqlite3* db, const char*, int frames) {
+    auto* self = static_cast<sqlite_store*>(arg);
+    if (frames < checkpoint_frames)
+      return SQLITE_OK;
+    if (self->checkpointer_ && frames < inline_checkpoint_frames)
+      self->checkpointer_->request();
+    else
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
+
+  /// One task as the chunk's range scan found it.
+  struct snapshot_row {
+    std::int64_t version = 0;
+    std::uint32_t type_at = 0;
+    std::uint32_t type_size = 0;
+    std::uint32_t summary_at = 0;
+    std::uint32_t summary_size = 0;
+    bool present = false; ///< the task exists
+    bool stale = false;   ///< written since the scan: use the per-task statements
+  };
+
   // -- opening ------------------------------------------------------------------------------------
 
   [[noreturn]] void fail_open(const std::string& why) {
@@ -357,8 +513,10 @@ private:
     return cached_batch_text_;
   }
 
-  static void bind_text(sqlite3_stmt* s, int idx, const std::string& text) {
-    sqlite3_bind_text(s, idx, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  static void bind_text(sqlite3_stmt* s, int idx, std::string_view text) {
+    // A null pointer would bind NULL: an empty text must stay text.
+    sqlite3_bind_text(s, idx, text.data() ? text.data() : "", static_cast<int>(text.size()),
+                      SQLITE_STATIC);
   }
 
   static void bind_optional(sqlite3_stmt* s, int idx, const caf::optional<std::string>& text) {
@@ -410,40 +568,157 @@ private:
 
   // -- the stages ---------------------------------------------------------------------------------
 
+  static store_result not_found(std::int64_t id) {
+    return {store_result::kind::not_found, "task " + std::to_string(id) + " does not exist"};
+  }
+
   store_result validate(std::int64_t id) {
     switch (task_exists(id)) {
       case 1:
         return store_result::ok();
       case 0:
-        return {store_result::kind::not_found, "task " + std::to_string(id) + " does not exist"};
+        return not_found(id);
       default:
         return storage_error("task lookup failed: " + errmsg());
     }
   }
 
-  store_result apply_in_group(stage where, const task_envelope& t) {
+  // -- chunks -------------------------------------------------------------------------------------
+
+  /// Chunks usually hold consecutive ids: one range scan then answers for all of them. A chunk
+  /// whose ids spread much wider than its size is done task by task instead.
+  bool dense_ids(const std::vector<task_envelope>& tasks, std::int64_t& first,
+                 std::int64_t& last) const {
+    if (tasks.empty())
+      return false;
+    first = last = tasks.front().update.id;
+    for (const auto& t : tasks) {
+      first = std::min(first, t.update.id);
+      last = std::max(last, t.update.id);
+    }
+    auto span = static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(first);
+    return span < 4 * static_cast<std::uint64_t>(tasks.size()) + 64;
+  }
+
+  /// Reads the chunk's tasks (ids only, or with their values) with one range scan into snap_rows_;
+  /// false if the ids are not dense enough or the scan failed (the caller then goes task by task,
+  /// whose statements report any error).
+  bool load_snapshot(const std::vector<task_envelope>& tasks, bool with_values) {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    if (!dense_ids(tasks, first, last))
+      return false;
+    snap_first_ = first;
+    snap_rows_.assign(static_cast<std::size_t>(static_cast<std::uint64_t>(last)
+                                               - static_cast<std::uint64_t>(first))
+                        + 1,
+                      snapshot_row{});
+    snap_text_.clear();
+    auto* s = with_values ? rows_in_range_.get() : ids_in_range_.get();
+    reset_on_exit guard{s};
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      auto id = sqlite3_column_int64(s, 0);
+      if (id < first || id > last)
+        return false; // cannot happen; do not trust the scan then
+      auto& row = snap_rows_[static_cast<std::size_t>(static_cast<std::uint64_t>(id)
+                                                      - static_cast<std::uint64_t>(first))];
+      row.present = true;
+      if (!with_values)
+        continue;
+      row.version = sqlite3_column_int64(s, 3);
+      if (!append_text(s, 1, row.type_at, row.type_size)
+          || !append_text(s, 2, row.summary_at, row.summary_size))
+        return false;
+    }
+    return rc == SQLITE_DONE;
+  }
+
+  /// Copies a text column to snap_text_; false if it is NULL or does not fit the offsets.
+  bool append_text(sqlite3_stmt* s, int col, std::uint32_t& at, std::uint32_t& size) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+    if (!p)
+      return false;
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, col));
+    if (snap_text_.size() + n > 0xFFFF'FFFFu)
+      return false;
+    at = static_cast<std::uint32_t>(snap_text_.size());
+    size = static_cast<std::uint32_t>(n);
+    snap_text_.append(p, n);
+    return true;
+  }
+
+  /// The snapshot's row for a task, if the task exists and was not written since the scan.
+  snapshot_row* snapshot_of(std::int64_t id) {
+    if (id < snap_first_)
+      return nullptr;
+    auto at = static_cast<std::uint64_t>(id) - static_cast<std::uint64_t>(snap_first_);
+    if (at >= snap_rows_.size())
+      return nullptr;
+    auto& row = snap_rows_[static_cast<std::size_t>(at)];
+    return row.present && !row.stale ? &row : nullptr;
+  }
+
+  std::string_view type_of(const snapshot_row& row) const {
+    return std::string_view{snap_text_}.substr(row.type_at, row.type_size);
+  }
+
+  std::string_view summary_of(const snapshot_row& row) const {
+    return std::string_view{snap_text_}.substr(row.summary_at, row.summary_size);
+  }
+
+  void validate_chunk(const std::vector<task_envelope>& tasks,
+                      std::vector<store_result>& results) {
+    bool scanned = load_snapshot(tasks, false);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      auto id = tasks[i].update.id;
+      if (!scanned)
+        results[i] = validate(id);
+      else if (!snapshot_of(id))
+        results[i] = not_found(id);
+    }
+  }
+
+  void write_chunk(stage where, const std::vector<task_envelope>& tasks,
+                   std::vector<store_result>& results) {
+    bool scanned = group_error_.empty() && load_snapshot(tasks, true);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      auto id = tasks[i].update.id;
+      auto* row = scanned ? snapshot_of(id) : nullptr;
+      results[i] = apply_in_group(where, tasks[i], row);
+      // Update changed the task (or tried to): a later task of the chunk with the same id reads
+      // it afresh.
+      if (row && where == stage::update)
+        row->stale = true;
+    }
+  }
+
+  store_result apply_in_group(stage where, const task_envelope& t, const snapshot_row* row) {
     if (!group_error_.empty())
       return storage_error(group_error_);
     store_result result;
     switch (where) {
       case stage::audit:
-        result = audit(t);
+        result = audit(t, row);
         break;
       case stage::update:
-        result = update(t);
+        result = update(t, row);
         break;
       default:
-        result = notify(t);
+        result = notify(t, row);
     }
     if (result.outcome != store_result::kind::ok && sqlite3_get_autocommit(db_.get()))
       group_error_ = "the transaction was rolled back: " + result.reason;
     return result;
   }
 
-  store_result audit(const task_envelope& t) {
+  /// With `row` (the task as the chunk's scan found it) the old values are bound, else read.
+  store_result audit(const task_envelope& t, const snapshot_row* row) {
     const auto& batch = batch_text(t.batch);
     auto id = t.update.id;
-    auto* s = audit_insert_.get();
+    auto* s = row ? audit_values_.get() : audit_insert_.get();
     {
       reset_on_exit guard{s};
       bind_text(s, 1, batch);
@@ -451,6 +726,10 @@ private:
       bind_optional(s, 3, t.update.summary);
       bind_text(s, 4, now_);
       sqlite3_bind_int64(s, 5, id);
+      if (row) {
+        bind_text(s, 6, type_of(*row));
+        bind_text(s, 7, summary_of(*row));
+      }
       if (sqlite3_step(s) != SQLITE_DONE)
         return storage_error("audit insert failed: " + errmsg());
       if (sqlite3_changes(db_.get()) > 0)
@@ -459,15 +738,18 @@ private:
     return no_row_written(audit_exists_.get(), "audit", batch, id);
   }
 
-  store_result update(const task_envelope& t) {
+  /// With `row` (the task as the chunk's scan found it) the new version is bound, else read.
+  store_result update(const task_envelope& t, const snapshot_row* row) {
     const auto& batch = batch_text(t.batch);
     auto id = t.update.id;
     {
-      auto* s = applied_insert_.get();
+      auto* s = row ? applied_values_.get() : applied_insert_.get();
       reset_on_exit guard{s};
       bind_text(s, 1, batch);
       bind_text(s, 2, now_);
       sqlite3_bind_int64(s, 3, id);
+      if (row)
+        sqlite3_bind_int64(s, 4, row->version + 1);
       if (sqlite3_step(s) != SQLITE_DONE)
         return storage_error("applied_updates insert failed: " + errmsg());
       if (sqlite3_changes(db_.get()) == 0)
@@ -497,15 +779,38 @@ private:
     return storage_error(std::move(failure));
   }
 
-  store_result notify(const task_envelope& t) {
+  /// The outbox message; the same text as outbox_insert_ builds in SQL.
+  const std::string& message_for(std::int64_t id, const snapshot_row& row) {
+    auto& m = message_;
+    m.clear();
+    m += "task ";
+    m += std::to_string(id);
+    m += " updated to version ";
+    m += std::to_string(row.version);
+    m += ": type ";
+    m += type_of(row);
+    m += ", summary \"";
+    for (char c : summary_of(row)) {
+      if (c == '\\' || c == '"')
+        m += '\\';
+      m += c;
+    }
+    m += '"';
+    return m;
+  }
+
+  /// With `row` (the task as the chunk's scan found it) the message is bound, else built in SQL.
+  store_result notify(const task_envelope& t, const snapshot_row* row) {
     const auto& batch = batch_text(t.batch);
     auto id = t.update.id;
     {
-      auto* s = outbox_insert_.get();
+      auto* s = row ? outbox_values_.get() : outbox_insert_.get();
       reset_on_exit guard{s};
       bind_text(s, 1, batch);
       bind_text(s, 2, now_);
       sqlite3_bind_int64(s, 3, id);
+      if (row)
+        bind_text(s, 4, message_for(id, *row));
       if (sqlite3_step(s) != SQLITE_DONE)
         return storage_error("outbox insert failed: " + errmsg());
       if (sqlite3_changes(db_.get()) > 0)
@@ -530,13 +835,26 @@ private:
   stmt_ptr task_update_;
   stmt_ptr outbox_insert_;
   stmt_ptr outbox_exists_;
+  stmt_ptr ids_in_range_;
+  stmt_ptr rows_in_range_;
+  stmt_ptr audit_values_;
+  stmt_ptr applied_values_;
+  stmt_ptr outbox_values_;
   stmt_ptr find_;
   stmt_ptr counts_;
   stmt_ptr seed_;
 
+  std::unique_ptr<checkpointer> checkpointer_; ///< reset first in the destructor
+
   bool in_group_ = false;
   std::string group_error_; ///< set when the group can no longer commit
   std::string now_;         ///< the group's timestamp
+
+  /// The chunk's tasks as one range scan found them (see load_snapshot).
+  std::int64_t snap_first_ = 0;
+  std::vector<snapshot_row> snap_rows_;
+  std::string snap_text_; ///< the rows' type and summary texts, back to back
+  std::string message_;   ///< notify's message under construction
 
   bool have_batch_ = false;
   std::uint64_t cached_batch_ = 0;

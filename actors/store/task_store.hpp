@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace taskpipe {
 
@@ -52,6 +53,18 @@ public:
   /// - notify: one outbox row with a human-readable message.
   /// A write the store refuses yields storage_error with the store's reason.
   virtual store_result apply(stage where, const task_envelope& t) = 0;
+
+  /// The same stage's store work for every task of a chunk, in order: afterwards results[i] is
+  /// what apply(where, tasks[i]) would have returned (results is resized to tasks.size()). Like
+  /// apply(), it joins the open begin()/commit() group, else the chunk is a group of its own.
+  /// Implementations may do the work set-wise (one lookup for many ids); this default just loops.
+  virtual void apply_chunk(stage where, const std::vector<task_envelope>& tasks,
+                           std::vector<store_result>& results) {
+    results.clear();
+    results.reserve(tasks.size());
+    for (const auto& t : tasks)
+      results.push_back(apply(where, t));
+  }
 };
 
 /// An in-process store with the same behaviour as SQLite, for tests and benchmarks.
