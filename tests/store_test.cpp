@@ -846,3 +846,27 @@ TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed
   auto reopened = make_sqlite_store(f.file->path.string());
   CHECK(reopened->counts().audit_rows == 20'000);
 }
+
+TEST_CASE("a batch with far apart ids keeps each retry a no-op") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(200'000);
+  // Dense runs, then ids far below and far above them: both the bits and the sparse fallback.
+  std::vector<std::int64_t> ids{1000, 1001, 1063, 1064, 5, 199'999, 70'000, 1002, 64, 63};
+  for (auto id : ids)
+    REQUIRE(is_ok(run_all(store, task(7, id, "Epic", none))));
+  for (auto id : ids)
+    REQUIRE(is_ok(run_all(store, task(7, id, "Story", none))));  // retries: no-ops
+  for (auto id : ids) {
+    CHECK(store.find(id)->version == 2);
+    CHECK(store.find(id)->type == "Epic");
+  }
+  CHECK(store.find(1003)->version == 1);
+  CHECK(store.find(62)->version == 1);
+  auto c = store.counts();
+  CHECK(c.audit_rows == ids.size());
+  CHECK(c.applied_updates == ids.size());
+  CHECK(c.outbox_rows == ids.size());
+}

@@ -13,10 +13,9 @@
 //   kinds small, nothing else of them is stored; nothing in the interface reads the audit values,
 //   the applied version or the outbox message back. (Keeping them costs ~120 MB per 1M tasks,
 //   which `run --tasks=1000000 --latency=seed` cannot afford within its memory budget.)
-//   Each task row holds, per table, the latest batch that wrote a row for it; when a further
-//   batch does, the earlier (batch, task) key moves to a small per-table hash set and the row
-//   notes that it has keys there. So the common case (one batch per task) never touches a hash
-//   table, and a retried (batch, task) is found exactly either way.
+//   The keys are kept per batch, per table, as the set of task ids (id_marks: bits over the span
+//   of a batch's ids, so a 1,000-task batch costs a few hundred bytes however often the same tasks
+//   are updated again), and a retried (batch, task) is found exactly.
 // begin()/commit() only fix the group's timestamp: nothing in memory can fail to commit.
 #include "actors/store/task_store.hpp"
 
@@ -30,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -118,78 +119,61 @@ private:
   std::size_t used_ = 0;         ///< bytes of it in use
 };
 
-/// A hash set of (batch, task id) keys; linear probing in one flat array, at most 70% full.
-class key_set {
+/// The ids of the tasks one batch wrote rows for in one table. A batch's ids are usually dense (a
+/// client's batch, a generated range), so they are bits over the span they cover; ids that would
+/// make the span much larger than the number of ids go to a hash set instead.
+class id_marks {
 public:
-  bool contains(std::uint64_t batch, std::int64_t id) const noexcept {
-    if (slots_.empty())
-      return false;
-    auto mask = slots_.size() - 1;
-    for (auto i = hash(batch, id) & mask;; i = (i + 1) & mask) {
-      const auto& s = slots_[i];
-      if (s.batch == batch && s.id == id)
-        return true;
-      if (is_empty(s))
-        return false;
-    }
+  bool contains(std::int64_t id) const {
+    if (auto word = word_of(id); word < words_.size())
+      return (words_[word] >> bit_of(id)) & 1u;
+    return sparse_.count(id) != 0;
   }
 
-  void insert(std::uint64_t batch, std::int64_t id) {
-    if ((size_ + 1) * 10 > slots_.size() * 7)
-      grow();
-    auto mask = slots_.size() - 1;
-    for (auto i = hash(batch, id) & mask;; i = (i + 1) & mask) {
-      auto& s = slots_[i];
-      if (s.batch == batch && s.id == id)
-        return;
-      if (is_empty(s)) {
-        s = slot{batch, id};
-        ++size_;
-        return;
-      }
+  /// Adds `id`; it is not in the set yet.
+  void insert(std::int64_t id) {
+    ++count_;
+    if (words_.empty())
+      base_ = id - bit_of_unbased(id);
+    if (id < base_) {
+      auto grow = static_cast<std::size_t>((base_ - id + 63) / 64);
+      if (!fits(words_.size() + grow))
+        return void(sparse_.insert(id));
+      words_.insert(words_.begin(), grow, 0);
+      base_ -= static_cast<std::int64_t>(grow) * 64;
     }
+    auto word = word_of(id);
+    if (word >= words_.size()) {
+      if (!fits(word + 1))
+        return void(sparse_.insert(id));
+      words_.resize(word + 1, 0);
+    }
+    words_[word] |= std::uint64_t{1} << bit_of(id);
   }
 
 private:
-  struct slot {
-    std::uint64_t batch;
-    std::int64_t id;
-  };
-
-  // No task has id INT64_MIN (tasks are ids 1..n), so no key is this one.
-  static constexpr std::uint64_t empty_batch = std::numeric_limits<std::uint64_t>::max();
-  static constexpr std::int64_t empty_id = std::numeric_limits<std::int64_t>::min();
-
-  static bool is_empty(const slot& s) noexcept {
-    return s.batch == empty_batch && s.id == empty_id;
+  /// Bits stay worth it while they average at most 64 per id (one word), plus some slack.
+  bool fits(std::size_t words) const {
+    return words <= 16 + count_;
   }
 
-  static std::size_t hash(std::uint64_t batch, std::int64_t id) noexcept {
-    auto h = batch * 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(id);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return static_cast<std::size_t>(h);
+  static std::int64_t bit_of_unbased(std::int64_t id) {
+    return ((id % 64) + 64) % 64;
   }
 
-  void grow() {
-    std::vector<slot> old(slots_.empty() ? 64 : slots_.size() * 2, slot{empty_batch, empty_id});
-    old.swap(slots_);
-    auto mask = slots_.size() - 1;
-    for (auto& s : old) {
-      if (is_empty(s))
-        continue;
-      auto i = hash(s.batch, s.id) & mask;
-      while (!is_empty(slots_[i]))
-        i = (i + 1) & mask;
-      slots_[i] = s;
-    }
+  std::size_t word_of(std::int64_t id) const {
+    // Ids below base_ wrap to huge values: out of range.
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(id - base_) / 64);
   }
 
-  std::vector<slot> slots_;
-  std::size_t size_ = 0;
+  unsigned bit_of(std::int64_t id) const {
+    return static_cast<unsigned>(static_cast<std::uint64_t>(id - base_) % 64);
+  }
+
+  std::int64_t base_ = 0;
+  std::vector<std::uint64_t> words_;
+  std::unordered_set<std::int64_t> sparse_;
+  std::size_t count_ = 0;
 };
 
 class memory_store final : public task_store {
@@ -205,7 +189,7 @@ public:
     auto n = static_cast<std::size_t>(count);
     rows_.reserve(n);
     while (rows_.size() < n)
-      rows_.push_back(task_row{1, now, seed_summary, {0, 0, 0}, story_, 0});
+      rows_.push_back(task_row{1, now, seed_summary, story_});
   }
 
   caf::optional<stored_task> find(std::int64_t id) override {
@@ -245,7 +229,7 @@ public:
         auto* row = row_of(id);
         if (!row)
           return vanished(id);
-        if (has_key(*row, applied_table, t.batch, id))
+        if (has_key(applied_table, t.batch, id))
           return store_result::ok(); // applied before
         if (t.update.type)
           row->type = intern(*t.update.type);
@@ -253,7 +237,7 @@ public:
           row->summary = texts_.add(*t.update.summary);
         row->version += 1;
         row->updated_ms = timestamp();
-        add_key(*row, applied_table, t.batch, id);
+        add_key(applied_table, t.batch, id);
         return store_result::ok();
       }
       case stage::notify:
@@ -271,36 +255,35 @@ private:
     std::int64_t version;
     std::int64_t updated_ms;
     text_ref summary;
-    /// Per table: the latest batch with a row for this task there (if bit t of `keys` is set).
-    std::uint64_t latest[3];
     std::uint32_t type; ///< index into type_names_
-    /// Bit t: table t has a row for this task (its batch in latest[t]); bit t + 3: and also rows
-    /// of earlier batches, in earlier_[t].
-    std::uint8_t keys;
   };
+
+  /// Per batch, per table: the tasks it wrote rows for.
+  using batch_marks = std::array<id_marks, 3>;
+
+  /// The marks of `batch`, created on first use. Chunks hold one batch: the last one is cached
+  /// (references into an unordered_map stay valid when it grows).
+  batch_marks& marks_of(std::uint64_t batch) {
+    if (last_marks_ == nullptr || last_batch_ != batch) {
+      last_marks_ = &marks_[batch];
+      last_batch_ = batch;
+    }
+    return *last_marks_;
+  }
 
   task_row* row_of(std::int64_t id) noexcept {
     auto i = static_cast<std::uint64_t>(id) - 1; // ids < 1 wrap to huge values
     return i < rows_.size() ? &rows_[static_cast<std::size_t>(i)] : nullptr;
   }
 
-  /// Whether the table has a row for (batch, the task).
-  bool has_key(const task_row& row, table which, std::uint64_t batch, std::int64_t id) const {
-    if ((row.keys & (1u << which)) == 0)
-      return false;
-    if (row.latest[which] == batch)
-      return true;
-    return (row.keys & (8u << which)) != 0 && earlier_[which].contains(batch, id);
+  /// Whether the table has a row for (batch, task).
+  bool has_key(table which, std::uint64_t batch, std::int64_t id) {
+    return marks_of(batch)[which].contains(id);
   }
 
-  /// Records a row for (batch, the task) in the table; it has none yet.
-  void add_key(task_row& row, table which, std::uint64_t batch, std::int64_t id) {
-    if ((row.keys & (1u << which)) != 0) {
-      earlier_[which].insert(row.latest[which], id);
-      row.keys = static_cast<std::uint8_t>(row.keys | (8u << which));
-    }
-    row.latest[which] = batch;
-    row.keys = static_cast<std::uint8_t>(row.keys | (1u << which));
+  /// Records a row for (batch, task) in the table; it has none yet.
+  void add_key(table which, std::uint64_t batch, std::int64_t id) {
+    marks_of(batch)[which].insert(id);
     ++rows_in_[which];
   }
 
@@ -310,8 +293,8 @@ private:
     auto* row = row_of(id);
     if (!row)
       return vanished(id);
-    if (!has_key(*row, which, t.batch, id)) // else: written before
-      add_key(*row, which, t.batch, id);
+    if (!has_key(which, t.batch, id)) // else: written before
+      add_key(which, t.batch, id);
     return store_result::ok();
   }
 
@@ -344,7 +327,9 @@ private:
 
   std::vector<task_row> rows_; ///< task id - 1 -> task
   text_arena texts_;
-  key_set earlier_[3];            ///< per table: keys of tasks' rows before their latest one
+  std::unordered_map<std::uint64_t, batch_marks> marks_;
+  std::uint64_t last_batch_ = 0;
+  batch_marks* last_marks_ = nullptr;
   std::uint64_t rows_in_[3] = {}; ///< per table: how many rows it has
   std::vector<std::string> type_names_;
   std::unordered_map<std::string, std::uint32_t> type_index_;
