@@ -68,8 +68,8 @@ std::string option_set::help() const {
     text += fmt::format("  {:<28} {}{}\n", left, o.help, dflt);
   }
   text += "  --help                       this text\n\n"
-          "CAF's own options also work, e.g. --middleman.heartbeat-interval=200ms "
-          "(--caf#long-help lists them).\n";
+          "Options with a dot in their name go to CAF, e.g. --middleman.heartbeat-interval=200ms "
+          "or --scheduler.max-threads=2.\n";
   return text;
 }
 
