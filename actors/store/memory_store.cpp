@@ -38,27 +38,6 @@ namespace taskpipe {
 
 namespace {
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string utc_text(std::int64_t ms) {
-  auto secs = ms / 1000;
-  auto milli = static_cast<int>(ms % 1000);
-  if (milli < 0) {
-    milli += 1000;
-    secs -= 1;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
-  return buf;
-}
-
 /// A handle to a string in the text arena, or `seed_summary`.
 using text_ref = std::uint64_t;
 constexpr text_ref seed_summary = 0; ///< "Task <id>", the summary seed() gives
@@ -185,7 +164,7 @@ public:
   void seed(std::int64_t count) override {
     if (count <= 0 || static_cast<std::uint64_t>(count) <= rows_.size())
       return;
-    auto now = now_ms();
+    auto now = unix_now_ms();
     auto n = static_cast<std::size_t>(count);
     rows_.reserve(n);
     while (rows_.size() < n)
@@ -208,7 +187,7 @@ public:
     if (in_group_)
       return;
     in_group_ = true;
-    now_ms_ = now_ms();
+    now_ms_ = unix_now_ms();
   }
 
   std::string commit() override {
@@ -310,7 +289,7 @@ private:
   }
 
   std::int64_t timestamp() const {
-    return in_group_ ? now_ms_ : now_ms();
+    return in_group_ ? now_ms_ : unix_now_ms();
   }
 
   /// Type names repeat (Validate allows four): each row keeps an index instead of a string.

@@ -57,21 +57,7 @@ namespace taskpipe {
 namespace {
 
 std::string utc_now_text() {
-  using namespace std::chrono;
-  auto ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  auto secs = ms / 1000;
-  auto milli = static_cast<int>(ms % 1000);
-  if (milli < 0) {
-    milli += 1000;
-    secs -= 1;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
-  return buf;
+  return utc_text(unix_now_ms());
 }
 
 constexpr const char* schema_sql = R"sql(

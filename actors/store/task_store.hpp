@@ -67,6 +67,13 @@ public:
   }
 };
 
+/// Milliseconds since the Unix epoch, now.
+std::int64_t unix_now_ms();
+
+/// `unix_ms` as the store writes timestamps: UTC, ISO 8601 with milliseconds,
+/// "2026-11-27T23:01:02.345Z".
+std::string utc_text(std::int64_t unix_ms);
+
 /// An in-process store with the same behaviour as SQLite, for tests and benchmarks.
 std::unique_ptr<task_store> make_memory_store();
 
