@@ -4,10 +4,8 @@
 // - Tasks: seed() is the only way a task comes to exist and it creates ids 1..count, so the tasks
 //   are exactly the ids 1..rows_.size() and live in a vector indexed by id - 1: chunks walk it
 //   sequentially. Any other id (0, negative, beyond the last seeded one) does not exist.
-// - Summaries live in an append-only arena (blocks of 1 MiB, each string length-prefixed) and rows
-//   refer to them by a 64-bit handle, so that an update allocates nothing per task. The seeded
-//   summary "Task <id>" is not stored at all (handle `seed_summary`). A replaced summary is not
-//   freed: the arena grows by each update's new summary, as SQLite's audit table does.
+// - A row owns its summary; an update assigns into it, reusing its buffer, so a server updating
+//   the same tasks again and again does not grow. The seeded summary "Task <id>" is not stored.
 // - The per-(batch, task) rows of audit, applied_updates and outbox are kept as keys only: they
 //   make retries no-ops and counts() match what SQLite would report. To keep 1M+ tasks x 3 row
 //   kinds small, nothing else of them is stored; nothing in the interface reads the audit values,
@@ -37,66 +35,6 @@
 namespace taskpipe {
 
 namespace {
-
-/// A handle to a string in the text arena, or `seed_summary`.
-using text_ref = std::uint64_t;
-constexpr text_ref seed_summary = 0; ///< "Task <id>", the summary seed() gives
-
-/// Append-only storage for strings: each is a 4-byte length and its bytes, in blocks that never
-/// move. A handle is (block number + 1) << 32 | offset.
-class text_arena {
-public:
-  text_ref add(std::string_view s) {
-    if (s.size() > std::numeric_limits<std::uint32_t>::max() - sizeof(std::uint32_t))
-      throw std::length_error("memory store: string too long");
-    auto need = sizeof(std::uint32_t) + s.size();
-    std::size_t block;
-    std::size_t offset;
-    if (need > block_size / 4) {
-      // Large: a block of its own; the current block stays current.
-      block = new_block(need);
-      offset = 0;
-    } else {
-      if (used_ + need > current_size_) {
-        current_ = new_block(block_size);
-        current_size_ = block_size;
-        used_ = 0;
-      }
-      block = current_;
-      offset = used_;
-      used_ += need;
-    }
-    auto len = static_cast<std::uint32_t>(s.size());
-    char* p = blocks_[block].get() + offset;
-    std::memcpy(p, &len, sizeof(len));
-    if (!s.empty())
-      std::memcpy(p + sizeof(len), s.data(), s.size());
-    return (static_cast<text_ref>(block + 1) << 32) | offset;
-  }
-
-  /// The string behind a handle from add().
-  std::string_view get(text_ref ref) const {
-    const char* p = blocks_[(ref >> 32) - 1].get() + (ref & 0xFFFFFFFFu);
-    std::uint32_t len;
-    std::memcpy(&len, p, sizeof(len));
-    return {p + sizeof(len), len};
-  }
-
-private:
-  static constexpr std::size_t block_size = std::size_t{1} << 20;
-
-  std::size_t new_block(std::size_t size) {
-    if (blocks_.size() >= std::numeric_limits<std::uint32_t>::max() - 1)
-      throw std::length_error("memory store: text arena full");
-    blocks_.emplace_back(new char[size]); // not zeroed: every byte is written before it is read
-    return blocks_.size() - 1;
-  }
-
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  std::size_t current_ = 0;      ///< the block small strings go to
-  std::size_t current_size_ = 0; ///< its size; 0 while there is none
-  std::size_t used_ = 0;         ///< bytes of it in use
-};
 
 /// The ids of the tasks one batch wrote rows for in one table. A batch's ids are usually dense (a
 /// client's batch, a generated range), so they are bits over the span they cover; ids that would
@@ -168,14 +106,14 @@ public:
     auto n = static_cast<std::size_t>(count);
     rows_.reserve(n);
     while (rows_.size() < n)
-      rows_.push_back(task_row{1, now, seed_summary, story_});
+      rows_.push_back(task_row{1, now, {}, story_, true});
   }
 
   caf::optional<stored_task> find(std::int64_t id) override {
     auto* row = row_of(id);
     if (!row)
       return caf::none;
-    return stored_task{id, type_names_[row->type], text(id, row->summary), row->version,
+    return stored_task{id, type_names_[row->type], text(id, *row), row->version,
                        utc_text(row->updated_ms)};
   }
 
@@ -212,8 +150,10 @@ public:
           return store_result::ok(); // applied before
         if (t.update.type)
           row->type = intern(*t.update.type);
-        if (t.update.summary)
-          row->summary = texts_.add(*t.update.summary);
+        if (t.update.summary) {
+          row->summary = *t.update.summary;  // reuses the row's buffer when it is big enough
+          row->seed_summary = false;
+        }
         row->version += 1;
         row->updated_ms = timestamp();
         add_key(applied_table, t.batch, id);
@@ -233,8 +173,9 @@ private:
   struct task_row {
     std::int64_t version;
     std::int64_t updated_ms;
-    text_ref summary;
-    std::uint32_t type; ///< index into type_names_
+    std::string summary;
+    std::uint32_t type;        ///< index into type_names_
+    bool seed_summary = false; ///< the summary is seed()'s "Task <id>", not stored
   };
 
   /// Per batch, per table: the tasks it wrote rows for.
@@ -277,10 +218,10 @@ private:
     return store_result::ok();
   }
 
-  std::string text(std::int64_t id, text_ref ref) const {
-    if (ref == seed_summary)
+  static std::string text(std::int64_t id, const task_row& row) {
+    if (row.seed_summary)
       return "Task " + std::to_string(id);
-    return std::string{texts_.get(ref)};
+    return row.summary;
   }
 
   static store_result vanished(std::int64_t id) {
@@ -305,7 +246,6 @@ private:
   }
 
   std::vector<task_row> rows_; ///< task id - 1 -> task
-  text_arena texts_;
   std::unordered_map<std::uint64_t, batch_marks> marks_;
   std::uint64_t last_batch_ = 0;
   batch_marks* last_marks_ = nullptr;
