@@ -1,6 +1,7 @@
 #include "actors/latency.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <charconv>
 
 namespace taskpipe {
@@ -56,29 +57,33 @@ std::string to_string(const latency_model& x) {
   return "?";
 }
 
-void delay_queue::push(task_envelope task, time_point now, caf::timespan delay) {
-  fifos_[delay].push_back(entry{now + delay, std::move(task)});
-  ++size_;
+void delay_queue::push(std::vector<task_envelope> tasks, time_point now, caf::timespan delay) {
+  if (tasks.empty())
+    return;
+  size_ += tasks.size();
+  fifos_[delay].push_back(block{now + delay, std::move(tasks)});
 }
 
-void delay_queue::pop_due(time_point now, std::vector<task_envelope>& out) {
+void delay_queue::pop_due(time_point now, std::vector<std::vector<task_envelope>>& out) {
   for (auto& [delay, fifo] : fifos_) {
     while (!fifo.empty() && fifo.front().due <= now) {
-      out.push_back(std::move(fifo.front().task));
+      size_ -= fifo.front().tasks.size();
+      out.push_back(std::move(fifo.front().tasks));
       fifo.pop_front();
-      --size_;
     }
   }
 }
 
 void delay_queue::take_batch(std::uint64_t batch, std::vector<task_envelope>& out) {
   for (auto& [delay, fifo] : fifos_) {
-    auto keep = std::stable_partition(fifo.begin(), fifo.end(),
-                                      [&](const entry& e) { return e.task.batch != batch; });
-    for (auto i = keep; i != fifo.end(); ++i)
-      out.push_back(std::move(i->task));
-    size_ -= static_cast<std::size_t>(fifo.end() - keep);
-    fifo.erase(keep, fifo.end());
+    for (auto& b : fifo) {
+      auto keep = std::stable_partition(b.tasks.begin(), b.tasks.end(),
+                                        [&](const task_envelope& t) { return t.batch != batch; });
+      size_ -= static_cast<std::size_t>(b.tasks.end() - keep);
+      std::move(keep, b.tasks.end(), std::back_inserter(out));
+      b.tasks.erase(keep, b.tasks.end());
+    }
+    // Empty blocks stay until they are due: pop_due passes them on as nothing.
   }
 }
 

@@ -37,16 +37,17 @@ bool parse_latency(std::string_view text, latency_model& out);
 std::string to_string(const latency_model& x);
 
 /// Tasks waiting out their latency: one FIFO per distinct delay, so every FIFO is ordered by due
-/// time and the earliest deadline is the minimum over the FIFO fronts.
+/// time and the earliest deadline is the minimum over the FIFO fronts. Tasks are queued in blocks
+/// (those of one chunk with the same delay), so a million tasks cost a few thousand entries.
 class delay_queue {
 public:
   using time_point = caf::actor_clock::time_point;
 
-  /// Queues `task` until `now + delay`.
-  void push(task_envelope task, time_point now, caf::timespan delay);
+  /// Queues `tasks` until `now + delay`.
+  void push(std::vector<task_envelope> tasks, time_point now, caf::timespan delay);
 
-  /// Moves every task due at `now` into `out`, in due order per FIFO.
-  void pop_due(time_point now, std::vector<task_envelope>& out);
+  /// Moves every block of tasks due at `now` into `out`, in due order per FIFO.
+  void pop_due(time_point now, std::vector<std::vector<task_envelope>>& out);
 
   /// Removes every queued task of `batch` into `out`.
   void take_batch(std::uint64_t batch, std::vector<task_envelope>& out);
@@ -58,16 +59,17 @@ public:
     return size_ == 0;
   }
 
+  /// The number of tasks queued.
   std::size_t size() const {
     return size_;
   }
 
 private:
-  struct entry {
+  struct block {
     time_point due;
-    task_envelope task;
+    std::vector<task_envelope> tasks;
   };
-  std::map<caf::timespan, std::deque<entry>> fifos_;
+  std::map<caf::timespan, std::deque<block>> fifos_;
   std::size_t size_ = 0;
 };
 

@@ -283,18 +283,27 @@ void accept(router_pointer self, task_chunk& chunk) {
   }
   std::vector<task_failure> refused;
   std::vector<task_envelope> ready_now;
+  // Tasks that wait, grouped by their delay (the seed model has two): one queue entry each.
+  std::vector<std::pair<caf::timespan, std::vector<task_envelope>>> waiting;
   for (auto& t : chunk.tasks) {
     if (auto i = st.closed.find(t.batch); i != st.closed.end()) {
       refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, i->second,
                                      closed_reason(st.cfg.which, i->second)});
       continue;
     }
-    auto delay = st.cfg.latency.delay(t.update.id);
-    if (delay.count() == 0)
+    caf::timespan delay = st.cfg.latency.delay(t.update.id);
+    if (delay.count() == 0) {
       ready_now.push_back(std::move(t));
-    else
-      st.waiting.push(std::move(t), now, delay);
+      continue;
+    }
+    auto group = std::find_if(waiting.begin(), waiting.end(),
+                              [&](const auto& g) { return g.first == delay; });
+    if (group == waiting.end())
+      group = waiting.insert(waiting.end(), {delay, {}});
+    group->second.push_back(std::move(t));
   }
+  for (auto& [delay, tasks] : waiting)
+    st.waiting.push(std::move(tasks), now, delay);
   make_ready(st, std::move(ready_now), now);
   fail_tasks(self, std::move(refused));
   arm_timer(self);
@@ -406,9 +415,10 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
       if (!st.armed.empty())
         st.armed.erase(st.armed.begin());
       auto now = self->clock().now();
-      std::vector<task_envelope> due;
+      std::vector<std::vector<task_envelope>> due;
       st.waiting.pop_due(now, due);
-      make_ready(st, std::move(due), now);
+      for (auto& tasks : due)
+        make_ready(st, std::move(tasks), now);
       arm_timer(self);
       dispatch(self);
     },

@@ -29,27 +29,41 @@ TEST_CASE("delay_queue releases tasks in due order / per delay class") {
   auto env = [](std::uint64_t batch, std::int64_t id) {
     return task_envelope{batch, static_cast<std::uint32_t>(id), false, task_update{id, {}, {}}};
   };
-  q.push(env(1, 1), t0, 500ms);
-  q.push(env(1, 2), t0 + 10ms, 100ms);
-  q.push(env(2, 3), t0 + 20ms, 100ms);
-  CHECK(q.size() == 3);
+  auto block = [&](std::uint64_t batch, std::initializer_list<std::int64_t> ids) {
+    std::vector<task_envelope> tasks;
+    for (auto id : ids)
+      tasks.push_back(env(batch, id));
+    return tasks;
+  };
+  q.push(block(1, {1}), t0, 500ms);
+  q.push(block(1, {2, 5}), t0 + 10ms, 100ms);
+  q.push(block(2, {3}), t0 + 20ms, 100ms);
+  q.push({}, t0, 50ms);  // nothing to wait for: no entry
+  CHECK(q.size() == 4);
   CHECK(q.next_due() == t0 + 110ms);
-  std::vector<task_envelope> out;
+  std::vector<std::vector<task_envelope>> out;
   q.pop_due(t0 + 109ms, out);
   CHECK(out.empty());
   q.pop_due(t0 + 120ms, out);
   REQUIRE(out.size() == 2);
-  CHECK(out[0].update.id == 2);
-  CHECK(out[1].update.id == 3);
-  CHECK(q.next_due() == t0 + 500ms);
-  q.push(env(2, 4), t0 + 120ms, 100ms);
-  out.clear();
-  q.take_batch(2, out);
-  REQUIRE(out.size() == 1);
-  CHECK(out[0].update.id == 4);
+  REQUIRE(out[0].size() == 2);
+  CHECK(out[0][0].update.id == 2);
+  CHECK(out[0][1].update.id == 5);
+  CHECK(out[1][0].update.id == 3);
   CHECK(q.size() == 1);
+  CHECK(q.next_due() == t0 + 500ms);
+  q.push(block(2, {4}), t0 + 120ms, 100ms);
+  q.push(block(3, {6}), t0 + 120ms, 100ms);
+  std::vector<task_envelope> taken;
+  q.take_batch(2, taken);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].update.id == 4);
+  CHECK(q.size() == 2);
   out.clear();
   q.pop_due(t0 + 500ms, out);
-  CHECK(out.size() == 1);
+  std::size_t released = 0;
+  for (const auto& b : out)
+    released += b.size();
+  CHECK(released == 2);
   CHECK(q.empty());
 }
