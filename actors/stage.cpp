@@ -273,9 +273,10 @@ void arm_timer(router_pointer self) {
 void accept(router_pointer self, task_chunk& chunk) {
   auto& st = self->state;
   auto now = self->clock().now();
-  bool pass_whole = st.closed.empty();
+  bool pass_whole = true;
   for (const auto& t : chunk.tasks)
-    pass_whole = pass_whole && st.cfg.latency.delay(t.update.id).count() == 0;
+    pass_whole = pass_whole && st.cfg.latency.delay(t.update.id).count() == 0
+                 && (st.closed.empty() || st.closed.count(t.batch) == 0);
   if (pass_whole) {  // the common case without latency: no per-task work
     make_ready(st, std::move(chunk.tasks), now);
     dispatch(self);
