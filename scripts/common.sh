@@ -29,10 +29,11 @@ ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# build_tree DIR [CMAKE_ARGS...]: configures (once) and builds DIR with both cores.
+# build_tree DIR [CMAKE_ARGS...]: configures and builds DIR with every core; set TARGET to build
+# one target only.
 build_tree() {
   local dir="$1"
   shift
   cmake -S "$TASKPIPE_ROOT" -B "$dir" "$@" >/dev/null
-  cmake --build "$dir" -j "$(nproc)"
+  cmake --build "$dir" -j "$(nproc)" ${TARGET:+--target "$TARGET"}
 }

@@ -4,6 +4,6 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 ensure_packages "${TASKPIPE_PACKAGES[@]}"
-build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >&2
+TARGET=taskpipe build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >&2
 [ $# -gt 0 ] || set -- run
 exec "$TASKPIPE_ROOT/build/taskpipe" "$@"
