@@ -1,4 +1,5 @@
 // One stage pool on its own, with a fake next stage and failure aggregator.
+#include "actors/failure_aggregator.hpp"
 #include "actors/stage.hpp"
 #include "actors/store/task_store.hpp"
 #include "actors/store_actor.hpp"
@@ -188,4 +189,67 @@ TEST_CASE("a throwing worker fails only its task / and the pool keeps its size")
   f.send(2, 21, 40);
   f.sched.run();
   CHECK(f.out->passed.size() == 38);
+}
+
+namespace {
+
+/// Records the failure chunks a coordinator would receive.
+coordinator_actor::behavior_type fake_coordinator(coordinator_actor::pointer,
+                                                  std::shared_ptr<std::vector<failure_chunk>> out) {
+  return {
+    [](submit_atom, batch_request&) { return batch_report{}; },
+    [](start_atom, batch_request&) { return batch_report{}; },
+    [](status_atom, std::string&) { return batch_report{}; },
+    [](cancel_atom, std::string&) { return batch_report{}; },
+    [](drain_atom) { return done_atom_v; },
+    [](stats_atom) { return caf::make_result(std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}); },
+    [](completion_chunk&) {},
+    [out](failure_chunk& c) { out->push_back(std::move(c)); },
+    [](expire_atom, std::uint64_t) {},
+    [](expire_atom, std::uint64_t, bool) {},
+    [](node_lost_atom) {},
+  };
+}
+
+} // namespace
+
+TEST_CASE("the failure aggregator groups failures by batch and counts them by stage and code") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing_config(cfg)};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto received = std::make_shared<std::vector<failure_chunk>>();
+  auto coordinator = sys.spawn(fake_coordinator, received);
+  auto aggregator = spawn_failure_aggregator(sys, coordinator);
+  auto failure = [](std::uint64_t batch, stage where, failure_code code) {
+    return task_failure{batch, 0, 1, where, code, "why"};
+  };
+  caf::anon_send(aggregator, failure_chunk{{failure(1, stage::validate, failure_code::not_found),
+                                            failure(2, stage::notify, failure_code::storage_error),
+                                            failure(1, stage::validate, failure_code::not_found)}});
+  caf::anon_send(aggregator, failure_chunk{{failure(3, stage::audit, failure_code::timeout)}});
+  sched.run();
+  REQUIRE(received->size() == 3);  // batches 1 and 2 split apart, batch 3 whole
+  std::map<std::uint64_t, std::size_t> per_batch;
+  for (const auto& c : *received) {
+    for (const auto& f : c.failures)
+      CHECK(f.batch == c.failures.front().batch);
+    per_batch[c.failures.front().batch] += c.failures.size();
+  }
+  CHECK(per_batch == std::map<std::uint64_t, std::size_t>{{1, 2}, {2, 1}, {3, 1}});
+  caf::scoped_actor self{sys};
+  self->send(aggregator, get_atom_v);
+  sched.run();
+  self->receive([](failure_counts& counts) {
+    auto at = [&](stage s, failure_code c) {
+      return counts.by_stage_and_code[static_cast<std::size_t>(s) * failure_code_count
+                                      + static_cast<std::size_t>(c)];
+    };
+    CHECK(at(stage::validate, failure_code::not_found) == 2);
+    CHECK(at(stage::notify, failure_code::storage_error) == 1);
+    CHECK(at(stage::audit, failure_code::timeout) == 1);
+    CHECK(at(stage::update, failure_code::internal) == 0);
+  });
+  caf::anon_send_exit(aggregator, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  sched.run();
 }
