@@ -114,7 +114,9 @@ void connect(remote_pointer self, std::size_t index) {
     r.last_error = self->system().render(err);
     schedule_reconnect(self, index);
   };
-  self->request(mm, caf::infinite, caf::connect_atom_v, r.where.host, r.where.port)
+  // A frozen host accepts the TCP connection but never answers the handshake: give up after a
+  // while and retry, instead of waiting forever.
+  self->request(mm, st.cfg.connect_timeout, caf::connect_atom_v, r.where.host, r.where.port)
     .then(
       [self, index, on_error](const caf::node_id&, caf::strong_actor_ptr& ptr,
                               const std::set<std::string>&) mutable {
@@ -125,7 +127,7 @@ void connect(remote_pointer self, std::size_t index) {
           return;
         }
         auto& cfg = self->state.cfg;
-        self->request(host, std::chrono::seconds{10}, spawn_atom_v, stage_names(cfg), cfg.next,
+        self->request(host, cfg.connect_timeout, spawn_atom_v, stage_names(cfg), cfg.next,
                       cfg.coordinator, cfg.failures)
           .then(
             [self, index](stage_actor& chain) {

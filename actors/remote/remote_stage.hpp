@@ -28,7 +28,8 @@ struct remote_stage_config {
   failure_aggregator_actor failures;
   bool tls = false;                  ///< connect through CAF's openssl module
   std::chrono::milliseconds reconnect_interval{1000};
-  /// How long tasks wait for a first connection before failing with node_lost.
+  /// How long tasks wait for a first connection before failing with node_lost, and how long one
+  /// connection attempt may take.
   std::chrono::milliseconds connect_timeout{5000};
 };
 
