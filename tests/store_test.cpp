@@ -870,3 +870,150 @@ TEST_CASE("a batch with far apart ids keeps each retry a no-op") {
   CHECK(c.applied_updates == ids.size());
   CHECK(c.outbox_rows == ids.size());
 }
+
+namespace {
+
+/// A chunk of many tasks (more than one multi-row statement holds) with retries, duplicates and
+/// missing ids mixed in.
+std::vector<task_envelope> big_chunk(std::int64_t count) {
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 1; id <= count; ++id) {
+    if (id % 3 == 0)
+      tasks.push_back(task(1, id, "Epic", none));
+    else if (id % 3 == 1)
+      tasks.push_back(task(1, id, none, "Summary \"" + std::to_string(id) + "\" \\"));
+    else
+      tasks.push_back(task(1, id, "Bug", "Both " + std::to_string(id)));
+    if (id == 50 || id == 120)
+      tasks.push_back(task(1, id, "TechTask", none)); // the same (batch and task) right after
+    if (id == 90)
+      tasks.push_back(task(2, 40, "Story", "Other batch"));
+    if (id == 100)
+      tasks.push_back(task(1, count + 500, "Epic", none)); // missing
+  }
+  tasks.push_back(task(1, 7, "Epic", none)); // the same (batch and task) far after
+  return tasks;
+}
+
+/// Runs every stage of `tasks` in one group; returns each stage's results and the commit's.
+std::vector<std::string> run_stages(task_store& store, const std::vector<task_envelope>& tasks,
+                                    bool chunked) {
+  std::vector<std::string> out;
+  store.begin();
+  for (auto where : all_stages)
+    for (auto& line : describe(run_chunk(store, where, tasks, chunked)))
+      out.push_back(std::string{to_string(where)} + " " + line);
+  out.push_back("commit " + store.commit());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("apply_chunk over many tasks with retries gives the results of apply") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  auto tasks = big_chunk(300);
+  fixture chunked{kind};
+  fixture single{kind};
+  for (auto* f : {&chunked, &single}) {
+    f->store->seed(320);
+    // Retries: tasks applied before, alone and in runs that cross statement boundaries.
+    for (std::int64_t id : {1, 10, 60, 61, 62, 63, 64, 65, 66, 130, 299})
+      REQUIRE(is_ok(run_all(*f->store, task(1, id, "Epic", none))));
+  }
+  CHECK(run_stages(*chunked.store, tasks, true) == run_stages(*single.store, tasks, false));
+  CHECK(contents(chunked, 320) == contents(single, 320));
+  // The whole chunk again: every task is a retry now.
+  CHECK(run_stages(*chunked.store, tasks, true) == run_stages(*single.store, tasks, false));
+  CHECK(contents(chunked, 320) == contents(single, 320));
+  CHECK(chunked.store->find(64)->version == 2);
+  CHECK(chunked.store->find(50)->version == 2); // the same (batch and task) twice: a retry
+  CHECK(chunked.store->find(50)->type == "Bug");
+  CHECK(chunked.store->find(40)->version == 3); // also in batch 2
+  CHECK(chunked.store->find(200)->version == 2);
+  CHECK(chunked.store->find(301)->version == 1);
+}
+
+TEST_CASE("sqlite: refused rows inside a large chunk fail only their tasks") {
+  auto tasks = big_chunk(210);
+  fixture chunked{which_store::sqlite};
+  fixture single{which_store::sqlite};
+  for (auto* f : {&chunked, &single}) {
+    f->store->seed(220);
+    REQUIRE(is_ok(run_all(*f->store, task(1, 65, "Epic", none)))); // a retry next to a refusal
+    reader admin{f->file->path, true};
+    admin.exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit WHEN NEW.task_id = 70 "
+               "BEGIN SELECT RAISE(ABORT, 'audit full'); END;");
+    admin.exec("CREATE TRIGGER tasks_locked BEFORE UPDATE ON tasks WHEN NEW.id IN (3, 140) "
+               "BEGIN SELECT RAISE(ABORT, 'task locked'); END;");
+    admin.exec("CREATE TRIGGER outbox_full BEFORE INSERT ON outbox WHEN NEW.task_id IN (64, 200) "
+               "BEGIN SELECT RAISE(ABORT, 'outbox full'); END;");
+  }
+  auto got = run_stages(*chunked.store, tasks, true);
+  CHECK(got == run_stages(*single.store, tasks, false));
+  CHECK(contents(chunked, 220) == contents(single, 220));
+  auto count = [&](const std::string& text) {
+    return std::count_if(got.begin(), got.end(), [&](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  };
+  CHECK(count("audit full") == 1);
+  CHECK(count("task locked") == 2);
+  CHECK(count("outbox full") == 2);
+  CHECK(got.back() == "commit ");
+  CHECK(chunked.store->find(140)->version == 1);
+  CHECK(chunked.store->find(139)->version == 2);
+  CHECK(chunked.store->find(141)->version == 2);
+  reader db{chunked.file->path};
+  CHECK(db.one("SELECT count(*) FROM applied_updates WHERE task_id IN (3, 140)") == "0");
+  CHECK(db.one("SELECT count(*) FROM outbox WHERE task_id IN (64, 200)") == "0");
+}
+
+TEST_CASE("sqlite: a rollback inside a large chunk fails its task and the rest of the group") {
+  auto on_update = GENERATE(false, true);
+  INFO((on_update ? "task update rolls back" : "outbox insert rolls back"));
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 1; id <= 150; ++id)
+    tasks.push_back(task(5, id, "Epic", none));
+  fixture chunked{which_store::sqlite};
+  fixture single{which_store::sqlite};
+  for (auto* f : {&chunked, &single}) {
+    f->store->seed(160);
+    reader admin{f->file->path, true};
+    if (on_update)
+      admin.exec("CREATE TRIGGER tasks_broken BEFORE UPDATE ON tasks WHEN NEW.id = 100 "
+                 "BEGIN SELECT RAISE(ROLLBACK, 'tasks broken'); END;");
+    else
+      admin.exec("CREATE TRIGGER outbox_broken BEFORE INSERT ON outbox WHEN NEW.task_id = 100 "
+                 "BEGIN SELECT RAISE(ROLLBACK, 'outbox broken'); END;");
+  }
+  auto got = run_stages(*chunked.store, tasks, true);
+  CHECK(got == run_stages(*single.store, tasks, false));
+  const auto failing = on_update ? stage::update : stage::notify;
+  const std::string prefix = std::string{to_string(failing)} + " ";
+  std::vector<std::string> of_stage;
+  for (const auto& line : got)
+    if (line.rfind(prefix, 0) == 0)
+      of_stage.push_back(line.substr(prefix.size()));
+  REQUIRE(of_stage.size() == 150);
+  CHECK(of_stage[98] == "ok");
+  CHECK_THAT(of_stage[99], Catch::Contains(on_update ? "tasks broken" : "outbox broken"));
+  CHECK_THAT(of_stage[100], Catch::Contains("rolled back"));
+  CHECK_THAT(of_stage[149], Catch::Contains("rolled back"));
+  CHECK_THAT(got.back(), Catch::Contains("broken"));
+  auto c = chunked.store->counts();
+  CHECK(c.audit_rows == 0);
+  CHECK(c.applied_updates == 0);
+  CHECK(c.outbox_rows == 0);
+  CHECK(chunked.store->find(1)->version == 1);
+  // The store is usable again once the cause is gone.
+  {
+    reader admin{chunked.file->path, true};
+    admin.exec(on_update ? "DROP TRIGGER tasks_broken" : "DROP TRIGGER outbox_broken");
+  }
+  auto again = run_stages(*chunked.store, tasks, true);
+  CHECK(std::count(again.begin(), again.end(), std::string{"update ok"}) == 150);
+  CHECK(again.back() == "commit ");
+  CHECK(chunked.store->counts().outbox_rows == 150);
+  CHECK(chunked.store->find(100)->version == 2);
+}

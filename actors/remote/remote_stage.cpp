@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace taskpipe {
 
 std::string to_string(const endpoint& x) {
@@ -20,6 +22,7 @@ struct replica {
   endpoint where;
   stage_actor chain;        ///< the stages spawned on that host for us; invalid while down
   bool connecting = false;
+  bool tried = false;       ///< its first connection attempt has ended, well or not
   std::string last_error;
 };
 
@@ -27,8 +30,9 @@ struct remote_state {
   remote_stage_config cfg;
   std::vector<replica> replicas;
   std::size_t next_replica = 0;
-  std::vector<task_chunk> waiting;  ///< chunks that arrived before any replica was up
-  /// Chunks wait for a replica only at start-up: until one connects or connect_timeout passes.
+  std::vector<task_chunk> waiting;  ///< chunks that arrived before the replicas were up
+  /// Chunks wait only at start-up: until every replica's first attempt has ended (so that the
+  /// first chunks spread over all of them) or connect_timeout passes.
   bool may_wait = true;
   static inline const char* name = "remote_stage";
 };
@@ -75,13 +79,12 @@ replica* pick(remote_state& st) {
 
 void route(remote_pointer self, task_chunk& chunk) {
   auto& st = self->state;
-  if (auto r = pick(st)) {
-    self->send(r->chain, std::move(chunk));
-  } else if (st.may_wait) {
+  if (st.may_wait)
     st.waiting.push_back(std::move(chunk));
-  } else {
+  else if (auto r = pick(st))
+    self->send(r->chain, std::move(chunk));
+  else
     fail_chunk(self, chunk);
-  }
 }
 
 void flush_waiting(remote_pointer self) {
@@ -92,6 +95,17 @@ void flush_waiting(remote_pointer self) {
 }
 
 void connect(remote_pointer self, std::size_t index);
+
+/// Ends the start-up wait once every replica has had its first try.
+void first_attempt_ended(remote_pointer self, std::size_t index) {
+  auto& st = self->state;
+  st.replicas[index].tried = true;
+  if (st.may_wait
+      && std::all_of(st.replicas.begin(), st.replicas.end(), [](const replica& r) { return r.tried; })) {
+    st.may_wait = false;
+    flush_waiting(self);
+  }
+}
 
 void schedule_reconnect(remote_pointer self, std::size_t index) {
   self->delayed_send(self, self->state.cfg.reconnect_interval, reconnect_atom_v,
@@ -112,6 +126,7 @@ void connect(remote_pointer self, std::size_t index) {
     auto& r = self->state.replicas[index];
     r.connecting = false;
     r.last_error = self->system().render(err);
+    first_attempt_ended(self, index);
     schedule_reconnect(self, index);
   };
   // A frozen host accepts the TCP connection but never answers the handshake: give up after a
@@ -136,8 +151,7 @@ void connect(remote_pointer self, std::size_t index) {
               r.last_error.clear();
               r.chain = chain;
               self->monitor(chain);
-              self->state.may_wait = false;
-              flush_waiting(self);
+              first_attempt_ended(self, index);
             },
             on_error);
       },
@@ -148,7 +162,7 @@ stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage_config
   auto& st = self->state;
   st.cfg = std::move(cfg);
   for (const auto& where : st.cfg.replicas)
-    st.replicas.push_back(replica{where, {}, false, {}});
+    st.replicas.push_back(replica{where, {}, false, false, {}});
   for (std::size_t i = 0; i < st.replicas.size(); ++i)
     connect(self, i);
   self->delayed_send(self, st.cfg.connect_timeout, reconnect_atom_v);

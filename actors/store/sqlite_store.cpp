@@ -30,6 +30,13 @@
 // next version and message (built in C++, the same text as the SQL) instead of reading tasks per
 // row. Results are exactly apply()'s: a task the scan did not find, and in update a task already
 // written by the same chunk (duplicates), goes through the per-task statements.
+// The scanned tasks' rows are written 64 at a time with one multi-row INSERT OR IGNORE (cached
+// per row count); update's carries RETURNING task_id, so exactly the tasks whose applied_updates
+// row is new get changed (per task, as apply() does). When fewer rows were written than sent (a
+// retry), each row is checked as apply() would; when the statement fails, its rows are redone one
+// by one so that only the refused task fails; when it rolled back the whole transaction, they are
+// replayed in a transaction of their own (then rolled back) so that each task reports what apply()
+// would: the refused task its reason, the later ones "rolled back".
 //
 // Checkpoints: a WAL hook replaces SQLite's automatic checkpoint (same 1000-frame threshold) and
 // hands it to a thread with a connection of its own (PASSIVE: it never blocks the writer); if the
@@ -670,15 +677,230 @@ private:
   void write_chunk(stage where, const std::vector<task_envelope>& tasks,
                    std::vector<store_result>& results) {
     bool scanned = group_error_.empty() && load_snapshot(tasks, true);
+    pending_.clear();
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       auto id = tasks[i].update.id;
       auto* row = scanned ? snapshot_of(id) : nullptr;
-      results[i] = apply_in_group(where, tasks[i], row);
-      // Update changed the task (or tried to): a later task of the chunk with the same id reads
-      // it afresh.
-      if (row && where == stage::update)
-        row->stale = true;
+      if (row) {
+        pending_.push_back({i, row});
+        // Update changes the task (or tries to): a later task of the chunk with the same id reads
+        // it afresh, after the pending group is written.
+        if (where == stage::update)
+          row->stale = true;
+        if (pending_.size() == group_rows)
+          flush_group(where, tasks, results);
+        continue;
+      }
+      flush_group(where, tasks, results);
+      results[i] = apply_in_group(where, tasks[i], nullptr);
     }
+    flush_group(where, tasks, results);
+  }
+
+  // -- multi-row writes ---------------------------------------------------------------------------
+
+  /// Rows per multi-row statement (a chunk's remainder uses a statement of its own size).
+  static constexpr std::size_t group_rows = 64;
+
+  struct pending_row {
+    std::size_t index;        ///< into the chunk
+    const snapshot_row* row;  ///< the task as the chunk's scan found it
+  };
+
+  /// The cached multi-row statement of a stage for `n` rows; null if it cannot be prepared (the
+  /// caller then goes row by row).
+  sqlite3_stmt* group_statement(stage where, std::size_t n) {
+    auto& cache = where == stage::audit    ? audit_groups_
+                  : where == stage::update ? applied_groups_
+                                           : outbox_groups_;
+    if (cache.size() <= n)
+      cache.resize(n + 1);
+    if (cache[n])
+      return cache[n].get();
+    std::string sql;
+    const char* row_sql;
+    switch (where) {
+      case stage::audit:
+        sql = "INSERT OR IGNORE INTO audit(batch_id, task_id, old_type, old_summary, new_type, "
+              "new_summary, at) VALUES";
+        row_sql = "(?,?,?,?,?,?,?1)";
+        break;
+      case stage::update:
+        sql = "INSERT OR IGNORE INTO applied_updates(batch_id, task_id, version, at) VALUES";
+        row_sql = "(?,?,?,?1)";
+        break;
+      default:
+        sql = "INSERT OR IGNORE INTO outbox(batch_id, task_id, message, created_at) VALUES";
+        row_sql = "(?,?,?,?1)";
+    }
+    // ?1 is the group's timestamp (last in each row); the first row's leading parameter is
+    // numbered ?2 so that the unnumbered ones after it are 3, 4, ... in order.
+    sql.reserve(sql.size() + n * 20 + 32);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j > 0)
+        sql += ',';
+      sql += row_sql;
+    }
+    if (where == stage::update)
+      sql += " RETURNING task_id"; // exactly the rows inserted: their tasks get changed
+    auto first = sql.find("(?,");
+    sql.replace(first, 3, "(?2,");
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_.get(), sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr)
+        != SQLITE_OK) {
+      sqlite3_finalize(s);
+      return nullptr;
+    }
+    cache[n].reset(s);
+    return s;
+  }
+
+  /// Records a failed result's lost transaction, as apply_in_group does.
+  void note_failure(const store_result& r) {
+    if (r.outcome != store_result::kind::ok && group_error_.empty()
+        && sqlite3_get_autocommit(db_.get()))
+      group_error_ = "the transaction was rolled back: " + r.reason;
+  }
+
+  /// Writes the pending rows of a chunk with one multi-row statement; results are exactly what
+  /// apply() gives task by task. A retry (fewer rows written than sent) is sorted out row by row;
+  /// a statement that fails (a row the database refuses) is redone row by row, so that only the
+  /// refused task fails.
+  void flush_group(stage where, const std::vector<task_envelope>& tasks,
+                   std::vector<store_result>& results) {
+    if (pending_.empty())
+      return;
+    auto n = pending_.size();
+    if (!group_error_.empty()) {
+      for (const auto& p : pending_)
+        results[p.index] = storage_error(group_error_);
+      pending_.clear();
+      return;
+    }
+    auto* s = group_statement(where, n);
+    if (!s) {
+      rows_one_by_one(where, tasks, results);
+      return;
+    }
+    if (group_batch_.size() < n) {
+      group_batch_.resize(n);
+      group_message_.resize(n);
+    }
+    inserted_.assign(n, 0);
+    int rc;
+    std::string failure;
+    int changes = 0;
+    {
+      reset_on_exit guard{s};
+      bind_text(s, 1, now_);
+      int k = 2;
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto& t = tasks[pending_[j].index];
+        const auto& row = *pending_[j].row;
+        group_batch_[j] = batch_text(t.batch);
+        bind_text(s, k++, group_batch_[j]);
+        sqlite3_bind_int64(s, k++, t.update.id);
+        switch (where) {
+          case stage::audit:
+            bind_text(s, k++, type_of(row));
+            bind_text(s, k++, summary_of(row));
+            bind_optional(s, k++, t.update.type);
+            bind_optional(s, k++, t.update.summary);
+            break;
+          case stage::update:
+            sqlite3_bind_int64(s, k++, row.version + 1);
+            break;
+          default:
+            group_message_[j] = message_for(t.update.id, row);
+            bind_text(s, k++, group_message_[j]);
+        }
+      }
+      std::size_t cursor = 0;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        // RETURNING: mark the row inserted (the group's ids are distinct in update).
+        auto id = sqlite3_column_int64(s, 0);
+        for (std::size_t tries = 0; tries < n; ++tries, cursor = (cursor + 1) % n)
+          if (tasks[pending_[cursor].index].update.id == id) {
+            inserted_[cursor] = 1;
+            break;
+          }
+      }
+      if (rc == SQLITE_DONE)
+        changes = sqlite3_changes(db_.get());
+      else
+        failure = errmsg();
+    }
+    if (rc != SQLITE_DONE) {
+      redo_failed_group(where, tasks, results, failure);
+      return;
+    }
+    if (where == stage::update) {
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto& t = tasks[pending_[j].index];
+        store_result r;
+        if (!group_error_.empty())
+          r = storage_error(group_error_);
+        else if (!inserted_[j])
+          r = no_row_written(applied_exists_.get(), "applied_updates", group_batch_[j],
+                             t.update.id);
+        else
+          r = change_task(t, group_batch_[j]);
+        note_failure(r);
+        results[pending_[j].index] = std::move(r);
+      }
+    } else if (static_cast<std::size_t>(changes) < n) {
+      // Some rows were there already (a retry): check each one as apply() would.
+      auto* exists = where == stage::audit ? audit_exists_.get() : outbox_exists_.get();
+      const char* table = where == stage::audit ? "audit" : "outbox";
+      for (std::size_t j = 0; j < n; ++j) {
+        store_result r = group_error_.empty()
+                           ? no_row_written(exists, table, group_batch_[j],
+                                            tasks[pending_[j].index].update.id)
+                           : storage_error(group_error_);
+        note_failure(r);
+        results[pending_[j].index] = std::move(r);
+      }
+    }
+    pending_.clear();
+  }
+
+  void rows_one_by_one(stage where, const std::vector<task_envelope>& tasks,
+                       std::vector<store_result>& results) {
+    for (const auto& p : pending_)
+      results[p.index] = apply_in_group(where, tasks[p.index], p.row);
+    pending_.clear();
+  }
+
+  /// The multi-row statement failed and wrote nothing. If only the statement was rolled back,
+  /// redoing the rows one by one fails just the refused task. If the whole transaction was rolled
+  /// back, the rows are replayed in a transaction of their own (rolled back afterwards) to tell
+  /// which task the database refused: tasks before it succeed (and fail at commit), later ones
+  /// fail as rolled back, as apply() would report.
+  void redo_failed_group(stage where, const std::vector<task_envelope>& tasks,
+                         std::vector<store_result>& results, const std::string& failure) {
+    if (!sqlite3_get_autocommit(db_.get())) {
+      rows_one_by_one(where, tasks, results);
+      return;
+    }
+    const char* what = where == stage::audit    ? "audit insert failed: "
+                       : where == stage::update ? "applied_updates insert failed: "
+                                                : "outbox insert failed: ";
+    auto reason = what + failure;
+    if (step_plain(begin_.get()) == SQLITE_DONE) {
+      rows_one_by_one(where, tasks, results);
+      if (!sqlite3_get_autocommit(db_.get()))
+        step_plain(rollback_.get());
+    } else {
+      bool first = true;
+      for (const auto& p : pending_) {
+        results[p.index] = storage_error(first ? reason
+                                               : "the transaction was rolled back: " + reason);
+        first = false;
+      }
+      pending_.clear();
+    }
+    if (group_error_.empty())
+      group_error_ = "the transaction was rolled back: " + reason;
   }
 
   store_result apply_in_group(stage where, const task_envelope& t, const snapshot_row* row) {
@@ -741,6 +963,13 @@ private:
       if (sqlite3_changes(db_.get()) == 0)
         return no_row_written(applied_exists_.get(), "applied_updates", batch, id);
     }
+    return change_task(t, batch);
+  }
+
+  /// Update's change of the task once its applied_updates row is new; if the change fails, the
+  /// row is taken back so that a retry applies.
+  store_result change_task(const task_envelope& t, const std::string& batch) {
+    auto id = t.update.id;
     std::string failure;
     {
       auto* s = task_update_.get();
@@ -841,6 +1070,15 @@ private:
   std::vector<snapshot_row> snap_rows_;
   std::string snap_text_; ///< the rows' type and summary texts, back to back
   std::string message_;   ///< notify's message under construction
+
+  /// Multi-row statements by row count (see group_statement), and a group's pending rows.
+  std::vector<stmt_ptr> audit_groups_;
+  std::vector<stmt_ptr> applied_groups_;
+  std::vector<stmt_ptr> outbox_groups_;
+  std::vector<pending_row> pending_;
+  std::vector<std::string> group_batch_;   ///< each pending row's batch text (bound static)
+  std::vector<std::string> group_message_; ///< each pending row's outbox message
+  std::vector<char> inserted_;             ///< update: the rows RETURNING reported
 
   bool have_batch_ = false;
   std::uint64_t cached_batch_ = 0;
