@@ -107,9 +107,10 @@ class actor_system_config;
 namespace taskpipe {
 
 /// Registers taskpipe's message types on `cfg`, loads CAF's networking module (and its openssl
-/// module when TLS options are declared and given), turns on heartbeats (CAF 0.17 ships them off,
-/// so a frozen peer would never be noticed) and applies the CAF options given on the command line
-/// (throws option_error when CAF rejects one).
+/// module when TLS options are declared and given), runs one scheduler thread per core, turns on
+/// heartbeats (CAF 0.17 ships them off, so a frozen peer would never be noticed) and applies the
+/// CAF options given on the command line, which override all of these (throws option_error when
+/// CAF rejects one).
 void configure_actor_system(caf::actor_system_config& cfg, const option_set& opts);
 
 /// Default heartbeat settings of every node (override with --middleman.heartbeat-interval and
