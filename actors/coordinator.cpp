@@ -187,6 +187,23 @@ void publish_in_flight(coordinator_pointer self) {
   self->state.metrics->tasks_in_flight.store(self->state.in_flight, std::memory_order_relaxed);
 }
 
+/// Sends `chunk` to Validate, if it holds anything.
+void flush_chunk(coordinator_pointer self, task_chunk& chunk) {
+  if (chunk.tasks.empty())
+    return;
+  self->send(self->state.stages.front(), std::move(chunk));
+  chunk.tasks.clear();
+}
+
+/// Adds `t` to `chunk`, sending the chunk to Validate once it is full.
+void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t) {
+  if (chunk.tasks.empty())
+    chunk.tasks.reserve(self->state.cfg.chunk_size);
+  chunk.tasks.push_back(std::move(t));
+  if (chunk.tasks.size() >= self->state.cfg.chunk_size)
+    flush_chunk(self, chunk);
+}
+
 /// Admits a batch: checks limits, assigns its id, marks duplicates, sends its tasks to Validate
 /// in chunks and arms its deadline. Returns the batch's record, or an error.
 caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req) {
@@ -222,15 +239,12 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
     auto& u = req.tasks[i];
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
-    chunk.tasks.push_back(task_envelope{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)});
+    task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
     if (!st.cfg.remote.empty())
-      b.replay.push_back(chunk.tasks.back());
-    if (chunk.tasks.size() == st.cfg.chunk_size || i + 1 == n) {
-      self->send(st.stages.front(), std::move(chunk));
-      chunk.tasks.clear();
-      chunk.tasks.reserve(std::min(st.cfg.chunk_size, n - i - 1));
-    }
+      b.replay.push_back(t);
+    send_chunked(self, chunk, std::move(t));
   }
+  flush_chunk(self, chunk);
   if (n == 0) {
     finish_if_done(self, b);
   } else {
@@ -414,17 +428,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
         if (b.complete)
           continue;
         task_chunk chunk;
-        for (const auto& t : b.replay) {
-          if (b.outcomes[t.index] != outcome::pending)
-            continue;
-          chunk.tasks.push_back(t);
-          if (chunk.tasks.size() == st.cfg.chunk_size) {
-            self->send(st.stages.front(), std::move(chunk));
-            chunk.tasks.clear();
-          }
-        }
-        if (!chunk.tasks.empty())
-          self->send(st.stages.front(), std::move(chunk));
+        for (const auto& t : b.replay)
+          if (b.outcomes[t.index] == outcome::pending)
+            send_chunked(self, chunk, t);
+        flush_chunk(self, chunk);
       }
     },
     [self](expire_atom, std::uint64_t id, bool) {

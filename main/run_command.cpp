@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -74,12 +73,16 @@ struct run_figures {
   std::map<std::string, std::uint64_t> by_stage_and_code;
 };
 
+double tasks_per_second(const batch_report& r) {
+  return r.elapsed_ms > 0 ? static_cast<double>(r.total) / (r.elapsed_ms / 1000) : 0.0;
+}
+
 void print_json(const run_figures& f) {
   const auto& r = f.report;
   std::string codes;
   for (const auto& [code, n] : f.by_code)
     codes += fmt::format("{}\"{}\":{}", codes.empty() ? "" : ",", code, n);
-  auto tasks_per_s = r.elapsed_ms > 0 ? static_cast<double>(r.total) / (r.elapsed_ms / 1000) : 0.0;
+  auto tasks_per_s = tasks_per_second(r);
   fmt::print("{{\"tasks\":{},\"succeeded\":{},\"failed\":{},\"elapsed_ms\":{:.1f},"
              "\"tasks_per_s\":{:.1f},\"critical_path_ms\":{:.1f},\"failures_by_code\":{{{}}}}}\n",
              r.total, r.succeeded, r.failed, r.elapsed_ms, tasks_per_s, f.critical_path_ms,
@@ -88,7 +91,7 @@ void print_json(const run_figures& f) {
 
 void print_human(const run_figures& f, const pipeline_config& cfg, const std::string& store_text) {
   const auto& r = f.report;
-  auto tasks_per_s = r.elapsed_ms > 0 ? static_cast<double>(r.total) / (r.elapsed_ms / 1000) : 0.0;
+  auto tasks_per_s = tasks_per_second(r);
   fmt::print("taskpipe run: {} tasks, latency {}, {} workers per stage, store {}\n", r.total,
              to_string(cfg.latency), cfg.workers, store_text);
   fmt::print("  succeeded      {}\n", r.succeeded);
