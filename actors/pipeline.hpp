@@ -41,6 +41,10 @@ struct pipeline {
   std::shared_ptr<pipeline_metrics> metrics;
 };
 
+/// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
+/// the store actor that owns it.
+store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg);
+
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node. The coordinator owns them all: `drain` on it ends every one.
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);

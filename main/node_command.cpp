@@ -1,8 +1,7 @@
 #include "main/node_command.hpp"
 
+#include "actors/pipeline.hpp"
 #include "actors/remote/stage_host.hpp"
-#include "actors/store/task_store.hpp"
-#include "actors/store_actor.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
 
@@ -62,22 +61,18 @@ int node_command(const std::vector<std::string>& args) {
   }
   block_termination_signals();
   caf::actor_system sys{sys_cfg};
-  std::unique_ptr<task_store> store;
+  stage_host_config hc;
   try {
-    store = cfg.store == store_kind::sqlite ? make_sqlite_store(cfg.db_path) : make_memory_store();
-    if (cfg.seed_tasks > 0)
-      store->seed(cfg.seed_tasks);
+    hc.store = spawn_store(sys, cfg);
   } catch (const std::exception& e) {
     fmt::print(stderr, "taskpipe node: cannot open the store: {}\n", e.what());
     return 1;
   }
-  stage_host_config hc;
   hc.stages = stages;
   hc.workers = cfg.workers;
   hc.latency = cfg.latency;
   hc.chunk_size = cfg.chunk_size;
   hc.metrics = std::make_shared<pipeline_metrics>();
-  hc.store = spawn_store_actor(sys, std::move(store), cfg.store == store_kind::sqlite);
   auto store_handle = hc.store;
   auto stage_host = spawn_stage_host(sys, std::move(hc));
   auto published = cfg.tls ? caf::openssl::publish(stage_host, port, host.c_str(), true)
