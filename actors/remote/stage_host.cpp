@@ -58,6 +58,10 @@ struct host_state {
 stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_state> self,
                                      stage_host_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    std::erase_if(self->state.segments,
+                  [&](const stage_actor& s) { return s.address() == msg.source; });
+  });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& s : self->state.segments)
       self->send_exit(s, msg.reason);
@@ -94,10 +98,8 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
         pools[i] = spawn_stage(self->system(), std::move(sc));
       }
       auto chain = self->system().spawn(segment, std::move(pools), std::move(coordinator));
-      // Forget chains that ended (their front went away) so the list does not grow forever.
-      std::erase_if(self->state.segments, [](const stage_actor& s) {
-        return caf::actor_cast<caf::abstract_actor*>(s)->getf(caf::abstract_actor::is_terminated_flag);
-      });
+      // A chain ends with its front; forget it then, so the list does not grow forever.
+      self->monitor(chain);
       self->state.segments.push_back(chain);
       return chain;
     },
