@@ -303,6 +303,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       rc.coordinator = self;
       rc.failures = st.aggregator;
       rc.tls = st.cfg.tls;
+      rc.on_peer = st.cfg.on_peer;
       next = spawn_remote_stage(self->system(), std::move(rc));
     } else {
       stage_config sc;

@@ -1,5 +1,7 @@
 #include "main/options.hpp"
 
+#include "main/config_file.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -52,6 +54,30 @@ void option_set::parse(const std::vector<std::string>& args) {
     }
     i->given = true;
   }
+  // After the command line, so that its values win and --check-config is known before the file
+  // can fail.
+  if (declares("config-file") && given("config-file"))
+    load_config_file(get("config-file"), *this);
+}
+
+void option_set::set_from_file(const std::string& name, std::vector<std::string> values) {
+  auto i = std::find_if(options_.begin(), options_.end(),
+                        [&](const option& o) { return o.name == name; });
+  if (i == options_.end())
+    throw option_error{fmt::format("unknown key '{}' (see taskpipe {} --help)", name, command_)};
+  if (i->given)
+    return;  // the command line wins
+  if (i->value_hint.empty()) {
+    if (values.size() != 1 || (values.front() != "true" && values.front() != "false"))
+      throw option_error{fmt::format("'{}' is a flag: expected true or false", name)};
+    if (values.front() == "false")
+      return;
+  } else if (!i->repeatable && values.size() != 1) {
+    throw option_error{fmt::format("'{}' takes one value, not a list", name)};
+  }
+  i->values = std::move(values);
+  i->given = true;
+  i->from_file = true;
 }
 
 std::string option_set::help() const {
@@ -123,6 +149,7 @@ void add_common_options(option_set& opts, const std::string& default_latency,
   opts.add("store", "sqlite|memory", "sqlite", "the task store");
   opts.add("db", "PATH", default_db, "SQLite file of the task store");
   opts.add("seed-tasks", "N", "0", "create tasks 1..N (Story, \"Task <id>\", version 1) where missing");
+  add_operator_options(opts);
 }
 
 pipeline_config common_pipeline_config(const option_set& opts) {
@@ -192,8 +219,7 @@ void configure_actor_system(caf::actor_system_config& cfg, const option_set& opt
     cfg.openssl_key = opts.get("tls-key");
     cfg.openssl_cafile = opts.get("tls-ca");
   }
-  if (auto err = cfg.parse(opts.caf_args()))
-    throw option_error{"bad CAF option: " + caf::to_string(err)};
+  apply_caf_options(cfg, opts);
 }
 
 bool is_loopback(const std::string& host) {

@@ -4,6 +4,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
+#include "actors/remote/peer_event.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -19,6 +20,7 @@ struct stage_host_config {
   std::size_t chunk_size = 1024;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
+  peer_event_fn on_peer;  ///< told when a front's chain is spawned and when it ends (may be empty)
 };
 
 stage_host_actor spawn_stage_host(caf::actor_system& sys, stage_host_config cfg);
