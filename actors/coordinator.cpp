@@ -1,9 +1,6 @@
 #include "actors/coordinator.hpp"
 
 #include "actors/failure_aggregator.hpp"
-#include "actors/remote/remote_stage.hpp"
-#include "actors/stage.hpp"
-#include "messages/registry.hpp"
 
 #include <caf/all.hpp>
 
@@ -11,9 +8,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <random>
 #include <unordered_map>
-#include <limits>
 
 namespace taskpipe {
 
@@ -48,7 +45,7 @@ struct batch_record {
 };
 
 struct coordinator_state {
-  pipeline_config cfg;
+  coordinator_config cfg;
   std::shared_ptr<pipeline_metrics> metrics;
   store_actor store;
   failure_aggregator_actor aggregator;
@@ -65,7 +62,14 @@ struct coordinator_state {
   static inline const char* name = "coordinator";
 };
 
-using coordinator_pointer = coordinator_actor::stateful_pointer<coordinator_state>;
+/// The coordinator also talks to itself: deadline timers.
+using coordinator_impl = coordinator_actor::extend<
+  // A batch's deadline passed: stages fail what they hold of it.
+  caf::reacts_to<expire_atom, std::uint64_t>,
+  // A batch's deadline plus grace passed; tasks still without outcome fail.
+  caf::reacts_to<expire_atom, std::uint64_t, bool>>;
+
+using coordinator_pointer = coordinator_impl::stateful_pointer<coordinator_state>;
 
 /// Finds repeated ids in a batch: an open-addressing set sized once for the batch (a node-based
 /// std::unordered_set costs a cache miss and an allocation per id at a million ids).
@@ -210,13 +214,13 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
   auto& st = self->state;
   auto n = req.tasks.size();
   if (st.draining)
-    return make_error(refusal::shutting_down, "the node is shutting down");
+    return caf::make_error(refusal::shutting_down, "the node is shutting down");
   if (n > st.cfg.max_in_flight)
-    return make_error(refusal::batch_too_large,
+    return caf::make_error(refusal::batch_too_large,
                       fmt::format("the batch has {} tasks; at most {} can ever be in flight", n,
                                   st.cfg.max_in_flight));
   if (st.in_flight + n > st.cfg.max_in_flight)
-    return make_error(refusal::overloaded,
+    return caf::make_error(refusal::overloaded,
                       fmt::format("{} tasks in flight; admitting {} more would pass the limit "
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
@@ -240,7 +244,7 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
-    if (!st.cfg.remote.empty())
+    if (st.cfg.replay_on_node_loss)
       b.replay.push_back(t);
     send_chunked(self, chunk, std::move(t));
   }
@@ -264,64 +268,18 @@ batch_record* find_batch(coordinator_pointer self, const std::string& text) {
 }
 
 caf::error unknown_batch(const std::string& text) {
-  return make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
+  return caf::make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
 }
 
-coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_config cfg,
-                                             store_actor store,
-                                             std::shared_ptr<pipeline_metrics> metrics) {
+coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinator_config cfg,
+                                            chain_factory build_chain, store_actor store,
+                                            std::shared_ptr<pipeline_metrics> metrics) {
   auto& st = self->state;
-  st.cfg = std::move(cfg);
+  st.cfg = cfg;
   st.metrics = std::move(metrics);
   st.store = std::move(store);
   st.aggregator = spawn_failure_aggregator(self->system(), self);
-  // Wire the stages back to front: each knows only the next one. A run of consecutive stages
-  // on the same stage hosts becomes one remote stage, so tasks cross the network once per run.
-  auto replicas_of = [&](stage s) -> const std::vector<endpoint>* {
-    for (const auto& [which, hosts] : st.cfg.remote)
-      if (which == s)
-        return &hosts;
-    return nullptr;
-  };
-  auto same_hosts = [](const std::vector<endpoint>& x, const std::vector<endpoint>& y) {
-    return std::equal(x.begin(), x.end(), y.begin(), y.end(), [](const auto& a, const auto& b) {
-      return a.host == b.host && a.port == b.port;
-    });
-  };
-  stage_actor next;
-  std::vector<stage_actor> reversed;
-  for (int i = static_cast<int>(std::size(all_stages)) - 1; i >= 0; --i) {
-    auto which = all_stages[i];
-    if (auto hosts = replicas_of(which)) {
-      remote_stage_config rc;
-      rc.stages = {which};
-      while (i > 0 && replicas_of(all_stages[i - 1])
-             && same_hosts(*replicas_of(all_stages[i - 1]), *hosts))
-        rc.stages.insert(rc.stages.begin(), all_stages[--i]);
-      rc.replicas = *hosts;
-      rc.next = next;
-      rc.coordinator = self;
-      rc.failures = st.aggregator;
-      rc.tls = st.cfg.tls;
-      rc.on_peer = st.cfg.on_peer;
-      next = spawn_remote_stage(self->system(), std::move(rc));
-    } else {
-      stage_config sc;
-      sc.which = which;
-      sc.workers = st.cfg.workers;
-      sc.latency = st.cfg.latency;
-      sc.chunk_size = st.cfg.chunk_size;
-      sc.next = next;
-      sc.coordinator = self;
-      sc.failures = st.aggregator;
-      sc.store = st.store;
-      sc.metrics = st.metrics;
-      sc.faults = st.cfg.faults;
-      next = spawn_stage(self->system(), std::move(sc));
-    }
-    reversed.push_back(next);
-  }
-  st.stages.assign(reversed.rbegin(), reversed.rend());
+  st.stages = build_chain(self->system(), chain_outputs{self, st.aggregator});
   return {
     [self](submit_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
@@ -460,9 +418,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
 
 } // namespace
 
-coordinator_actor spawn_coordinator(caf::actor_system& sys, pipeline_config cfg,
-                                    store_actor store, std::shared_ptr<pipeline_metrics> metrics) {
-  return sys.spawn(coordinator, std::move(cfg), std::move(store), std::move(metrics));
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_config cfg,
+                                    chain_factory build_chain, store_actor store,
+                                    std::shared_ptr<pipeline_metrics> metrics) {
+  return sys.spawn(coordinator, cfg, std::move(build_chain), std::move(store), std::move(metrics));
 }
 
 } // namespace taskpipe

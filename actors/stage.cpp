@@ -18,11 +18,20 @@ using clock_time = caf::actor_clock::time_point;
 /// How long a cancelled or expired batch is remembered, so its stragglers fail on arrival.
 constexpr auto closed_batch_retention = std::chrono::minutes{10};
 
+/// The router is a stage that also hears from its own workers and its latency timer.
+using router_actor = stage_actor::extend<
+  // A worker finished the chunk with this ticket (its credit returns).
+  caf::reacts_to<done_atom, std::uint64_t>,
+  // A worker hit a bug; replace it (it finishes what it holds, then quits).
+  caf::reacts_to<retire_atom>,
+  // The latency timer.
+  caf::reacts_to<caf::tick_atom>>;
+
 // -- worker --------------------------------------------------------------------------------------
 
 struct worker_state {
   stage_config cfg;
-  stage_actor router;
+  router_actor router;
   std::size_t awaiting_store = 0;  ///< chunks handed to the store and not answered yet
   bool retiring = false;           ///< hit a bug: finish what is held, then quit
   static inline const char* name = "stage_worker";
@@ -60,7 +69,8 @@ void finish_ticket(worker_pointer self, std::uint64_t ticket) {
     self->quit();
 }
 
-worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, stage_actor router) {
+worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg,
+                                         router_actor router) {
   self->state.cfg = std::move(cfg);
   self->state.router = std::move(router);
   return {
@@ -172,11 +182,11 @@ struct router_state {
   static inline const char* name = "stage_router";
 };
 
-using router_pointer = stage_actor::stateful_pointer<router_state>;
+using router_pointer = router_actor::stateful_pointer<router_state>;
 
 void spawn_worker(router_pointer self) {
   auto& st = self->state;
-  auto worker = self->system().spawn(stage_worker, st.cfg, stage_actor{self});
+  auto worker = self->system().spawn(stage_worker, st.cfg, router_actor{self});
   self->monitor(worker);
   st.workers.push_back(worker_slot{worker, 0, false});
 }
@@ -341,7 +351,7 @@ void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
   fail_tasks(self, std::move(failures));
 }
 
-stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
+router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, st.cfg.workers); ++i)
@@ -423,8 +433,6 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
       arm_timer(self);
       dispatch(self);
     },
-    [](reconnect_atom, std::uint64_t) {},  // only remote stages connect
-    [](reconnect_atom) {},
   };
 }
 

@@ -28,7 +28,7 @@ struct stage_config {
   std::size_t chunk_size = 1024;
   std::size_t credit = 2;               ///< chunks outstanding per worker
   stage_actor next;                     ///< the following stage; none for Notify
-  coordinator_actor coordinator;        ///< receives Notify's completions
+  outcome_sink_actor coordinator;       ///< receives Notify's completions
   failure_aggregator_actor failures;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;

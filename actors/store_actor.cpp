@@ -17,6 +17,11 @@ struct store_request {
   store_promise promise;
 };
 
+/// The store actor also talks to itself: the group commit.
+using store_actor_impl = store_actor::extend<
+  // Runs everything queued so far as one transaction.
+  caf::reacts_to<caf::flush_atom>>;
+
 struct store_state {
   std::shared_ptr<task_store> store;
   /// Requests that arrived since the last flush; one transaction runs them all.
@@ -71,8 +76,8 @@ void flush(store_state& st) {
                                 std::move(failed[r]));
 }
 
-store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_state> self,
-                                          std::shared_ptr<task_store> store) {
+store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
+                                               std::shared_ptr<task_store> store) {
   self->state.store = std::move(store);
   return {
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {

@@ -1,6 +1,8 @@
 # Script mode (cmake -P): writes the man page OUTPUT with help2man from the binary TASKPIPE:
 # `taskpipe --help` and `--version` make NAME, SYNOPSIS and the version; every command's own
-# --help (COMMANDS, a list) becomes a section of its own, and FILES and SEE ALSO are added.
+# --help (COMMANDS, comma-separated) becomes a section of its own, and FILES and SEE ALSO are
+# added.
+string(REPLACE "," ";" COMMANDS "${COMMANDS}")
 set(include "${OUTPUT}.h2m")
 set(text "[DESCRIPTION]\ntaskpipe updates many tasks at once: every task of a batch goes through four stages, Validate, Audit, Update and Notify, each a pool of actors of the C++ Actor Framework, and no task waits for another.\n\n")
 foreach(command IN LISTS COMMANDS)

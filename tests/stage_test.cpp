@@ -24,11 +24,6 @@ stage_actor::behavior_type fake_next(stage_actor::pointer, std::shared_ptr<colle
     },
     [](cancel_atom, std::uint64_t) {},
     [](expire_atom, std::uint64_t) {},
-    [](done_atom, std::uint64_t) {},
-    [](retire_atom) {},
-    [](caf::tick_atom) {},
-    [](reconnect_atom, std::uint64_t) {},
-    [](reconnect_atom) {},
   };
 }
 
@@ -194,19 +189,11 @@ TEST_CASE("a throwing worker fails only its task / and the pool keeps its size")
 namespace {
 
 /// Records the failure chunks a coordinator would receive.
-coordinator_actor::behavior_type fake_coordinator(coordinator_actor::pointer,
-                                                  std::shared_ptr<std::vector<failure_chunk>> out) {
+outcome_sink_actor::behavior_type fake_coordinator(outcome_sink_actor::pointer,
+                                                   std::shared_ptr<std::vector<failure_chunk>> out) {
   return {
-    [](submit_atom, batch_request&) { return batch_report{}; },
-    [](start_atom, batch_request&) { return batch_report{}; },
-    [](status_atom, std::string&) { return batch_report{}; },
-    [](cancel_atom, std::string&) { return batch_report{}; },
-    [](drain_atom) { return done_atom_v; },
-    [](stats_atom) { return caf::make_result(std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}); },
     [](completion_chunk&) {},
     [out](failure_chunk& c) { out->push_back(std::move(c)); },
-    [](expire_atom, std::uint64_t) {},
-    [](expire_atom, std::uint64_t, bool) {},
     [](node_lost_atom) {},
   };
 }

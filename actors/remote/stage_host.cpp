@@ -1,6 +1,5 @@
 #include "actors/remote/stage_host.hpp"
 
-#include "actors/stage.hpp"
 
 #include <caf/all.hpp>
 
@@ -21,7 +20,7 @@ struct segment_state {
 };
 
 stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> self,
-                                   std::vector<stage_actor> pools, coordinator_actor coordinator) {
+                                   std::vector<stage_actor> pools, outcome_sink_actor coordinator) {
   self->state.pools = std::move(pools);
   // The chain lives as long as its front node: a lost front leaves nothing running here.
   self->monitor(coordinator);
@@ -42,11 +41,6 @@ stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> 
       for (auto& p : self->state.pools)
         self->send(p, expire_atom_v, batch);
     },
-    [](done_atom, std::uint64_t) {},
-    [](retire_atom) {},
-    [](caf::tick_atom) {},
-    [](reconnect_atom, std::uint64_t) {},
-    [](reconnect_atom) {},
   };
 }
 
@@ -77,7 +71,7 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
   });
   return {
     [self](spawn_atom, const std::vector<std::string>& names, stage_actor next,
-           coordinator_actor coordinator,
+           outcome_sink_actor coordinator,
            failure_aggregator_actor failures) -> caf::result<stage_actor> {
       const auto& cfg = self->state.cfg;
       std::vector<stage> wanted;
@@ -91,20 +85,8 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
       }
       if (wanted.empty() || !coordinator || !failures)
         return caf::make_error(caf::sec::invalid_argument, "nothing to spawn");
-      std::vector<stage_actor> pools(wanted.size());
-      for (auto i = wanted.size(); i-- > 0;) {
-        stage_config sc;
-        sc.which = wanted[i];
-        sc.workers = cfg.workers;
-        sc.latency = cfg.latency;
-        sc.chunk_size = cfg.chunk_size;
-        sc.next = i + 1 < wanted.size() ? pools[i + 1] : next;
-        sc.coordinator = coordinator;
-        sc.failures = failures;
-        sc.store = cfg.store;
-        sc.metrics = cfg.metrics;
-        pools[i] = spawn_stage(self->system(), std::move(sc));
-      }
+      auto pools = spawn_chain(self->system(), wanted, cfg.local, chain_placement{}, next,
+                               chain_outputs{coordinator, failures});
       auto chain = self->system().spawn(segment, std::move(pools), std::move(coordinator));
       // A chain ends with its front; forget it then, so the list does not grow forever.
       self->monitor(chain);

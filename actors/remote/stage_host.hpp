@@ -1,9 +1,8 @@
 // The stage host of `taskpipe node`: spawns stage pools on request of front nodes.
 #pragma once
 
+#include "actors/chain.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/latency.hpp"
-#include "actors/metrics.hpp"
 #include "actors/remote/peer_event.hpp"
 
 #include <caf/fwd.hpp>
@@ -15,11 +14,7 @@ namespace taskpipe {
 
 struct stage_host_config {
   std::vector<stage> stages;  ///< what this host serves, in pipeline order
-  std::size_t workers = 2;
-  latency_model latency;
-  std::size_t chunk_size = 1024;
-  store_actor store;
-  std::shared_ptr<pipeline_metrics> metrics;
+  local_stage_options local;  ///< how its pools run
   peer_event_fn on_peer;  ///< told when a front's chain is spawned and when it ends (may be empty)
 };
 
