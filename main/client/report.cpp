@@ -48,10 +48,9 @@ std::string progress_line(const nlohmann::json& status, std::size_t width) {
                       : std::string{"ETA -"};
   auto figures = fmt::format(" {:3.0f}%  {}/{}  {:.0f} tasks/s  {}  failed {}", fraction * 100,
                              done, total, rate, eta, failed);
-  // The bar takes what is left of the line, 10 to 40 columns; none on a very narrow terminal.
-  std::size_t bar = width > figures.size() + 12 ? std::min<std::size_t>(40, width - figures.size() - 2)
-                                                : 0;
-  if (bar < 10)
+  // A bar of fixed width, so that it does not jump as the figures grow; none on a narrow terminal.
+  constexpr std::size_t bar = 30;
+  if (width < bar + 2 + figures.size())
     return figures.substr(1, width);
   auto filled = static_cast<std::size_t>(fraction * static_cast<double>(bar));
   return "[" + std::string(filled, '#') + std::string(bar - filled, '-') + "]" + figures;

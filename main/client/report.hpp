@@ -10,7 +10,7 @@
 namespace taskpipe::client {
 
 /// One line, at most `width` columns, without a newline:
-///   [##########----------]  50%  500/1000  1234 tasks/s  ETA 1s  failed 3
+///   [###############---------------]  50%  500/1000  1234 tasks/s  ETA 1s  failed 3
 /// from a status (total, succeeded, failed, pending, elapsed_ms).
 std::string progress_line(const nlohmann::json& status, std::size_t width);
 
