@@ -6,6 +6,7 @@
 #include "actors/metrics.hpp"
 #include "actors/remote/remote_stage.hpp"
 #include "actors/stage_work.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -16,8 +17,6 @@
 #include <string>
 
 namespace taskpipe {
-
-enum class store_kind { sqlite, memory };
 
 struct pipeline_config {
   std::size_t workers = 2;                   ///< actors per stage pool
