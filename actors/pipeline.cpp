@@ -11,6 +11,7 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
+  opts.sync = cfg.sync;
   auto store = open_store(opts);
   if (!store)
     throw std::runtime_error(reason_of(store.error()));

@@ -23,6 +23,7 @@ struct pipeline_config {
   latency_model latency;                     ///< simulated extra latency per stage
   store_kind store = store_kind::sqlite;
   std::string db_path = "taskpipe.db";       ///< SQLite file (store_kind::sqlite)
+  durability sync = durability::full;        ///< what a commit promises (`--durability`)
   std::int64_t seed_tasks = 0;               ///< create tasks 1..N where missing
   std::uint64_t max_in_flight = 2'000'000;   ///< tasks admitted at once across batches
   std::chrono::milliseconds batch_timeout{60'000};

@@ -68,15 +68,19 @@ store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_st
       st.requesters.push_back({ticket, promise});
       return promise;
     },
-    [self](get_atom, std::int64_t id) -> stored_task {
-      if (auto found = self->state.store->find(id))
+    [self](get_atom, std::int64_t id) -> caf::result<stored_task> {
+      auto found = self->state.store->find(id);
+      if (found)
         return std::move(*found);
-      return stored_task{};
+      if (code_of(found.error()) == failure_code::not_found)
+        return stored_task{};
+      return std::move(found.error()); // the store cannot tell: never "absent"
     },
-    [self](get_atom) -> store_counts {
-      if (auto counts = self->state.store->counts())
+    [self](get_atom) -> caf::result<store_counts> {
+      auto counts = self->state.store->counts();
+      if (counts)
         return *counts;
-      return store_counts{};
+      return std::move(counts.error());
     },
     [self](caf::flush_atom) { flush(self->state); },
   };

@@ -105,10 +105,17 @@ public:
 
 enum class store_kind : std::uint8_t { sqlite, memory };
 
+/// What a commit promises (`--durability`; SQLite).
+enum class durability : std::uint8_t {
+  full,   ///< on disk (fsynced) before commit() returns: nothing is answered before that
+  normal, ///< survives a crash of the process, not a power loss or OS crash (WAL synchronous=NORMAL)
+};
+
 struct store_options {
   store_kind kind = store_kind::sqlite;
   /// Where the store lives: for SQLite the file (created if missing).
   std::string location = "taskpipe.db";
+  durability sync = durability::full;
   /// How long a write waits for another connection's lock before it fails (SQLite).
   std::chrono::milliseconds busy_timeout{5000};
 };

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -1046,4 +1047,132 @@ TEST_CASE("sqlite: a rollback inside a large chunk fails its task and the rest o
   CHECK(again.back() == "commit ");
   CHECK(chunked.store->counts()->outbox_rows == 150);
   CHECK(chunked.store->find(100)->version == 2);
+}
+
+namespace {
+
+/// The group a store actor would run: Update for tasks 1..5 of batch 1, then Validate and Audit
+/// for tasks 6..10 of batch 2.
+std::vector<chunk_work> mixed_group() {
+  std::vector<chunk_work> group(3);
+  group[0].where = stage::update;
+  group[1].where = stage::validate;
+  group[2].where = stage::audit;
+  for (std::int64_t id = 1; id <= 5; ++id) {
+    group[0].tasks.push_back(task(1, id, "Epic", none));
+    group[1].tasks.push_back(task(2, id + 5, "Epic", none));
+    group[2].tasks.push_back(task(2, id + 5, "Epic", none));
+  }
+  return group;
+}
+
+void exec_on(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  std::string why = msg ? msg : "";
+  sqlite3_free(msg);
+  if (rc != SQLITE_OK)
+    throw std::runtime_error("exec failed: " + why);
+}
+
+} // namespace
+
+TEST_CASE("sqlite: a transaction SQLite rolled back fails every task of its group") {
+  // SQLite rolls a transaction back on its own on I/O errors or out of memory, also during a
+  // read; the hook does the same to the store's connection, at the start of Validate's chunk or
+  // just before the COMMIT.
+  auto during_validate = GENERATE(true, false);
+  INFO((during_validate ? "rolled back during validate" : "rolled back before the commit"));
+  temp_db_path file;
+  bool armed = false;
+  sqlite_test_hooks hooks;
+  if (during_validate)
+    hooks.before_chunk = [&](sqlite3* db, stage where) {
+      if (armed && where == stage::validate)
+        exec_on(db, "ROLLBACK");
+    };
+  else
+    hooks.before_commit = [&](sqlite3* db) {
+      if (armed)
+        exec_on(db, "ROLLBACK");
+    };
+  store_options opts;
+  opts.location = file.path.string();
+  auto opened = open_sqlite_store(opts, hooks);
+  REQUIRE(opened);
+  auto& store = **opened;
+  REQUIRE_FALSE(store.seed(10));
+  armed = true;
+  auto group = mixed_group();
+  store.run_group(group);
+  armed = false;
+  for (const auto& work : group) {
+    INFO("stage " << to_string(work.where));
+    REQUIRE(work.results.size() == work.tasks.size());
+    for (const auto& r : work.results) {
+      CHECK(kind_of(r) == result_kind::storage_error);
+      CHECK_THAT(reason_of(r), Catch::Contains("rolled back"));
+    }
+  }
+  // Nothing of the group is in the store: not the writes before the rollback, nor after it.
+  auto c = *store.counts();
+  CHECK(c.audit_rows == 0);
+  CHECK(c.applied_updates == 0);
+  CHECK(store.find(1)->version == 1);
+  // The next group commits.
+  group = mixed_group();
+  store.run_group(group);
+  for (const auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(5, "ok"));
+  CHECK(store.find(1)->version == 2);
+  CHECK(store.counts()->audit_rows == 5);
+}
+
+TEST_CASE("sqlite: a group blocked by another writer fails with storage_error and the reason") {
+  temp_db_path file;
+  store_options opts;
+  opts.location = file.path.string();
+  opts.busy_timeout = std::chrono::milliseconds{50};
+  auto store = open_sqlite_store(opts);
+  REQUIRE(store);
+  REQUIRE_FALSE((*store)->seed(10));
+  reader other{file.path, true};
+  other.exec("BEGIN IMMEDIATE"); // holds the write lock
+  auto group = mixed_group();
+  (*store)->run_group(group);
+  for (const auto& work : group)
+    for (const auto& r : work.results) {
+      CHECK(kind_of(r) == result_kind::storage_error);
+      CHECK_THAT(reason_of(r), Catch::Contains("database is locked"));
+    }
+  CHECK((*store)->find(1)->version == 1);
+  other.exec("COMMIT");
+  group = mixed_group();
+  (*store)->run_group(group);
+  for (const auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(5, "ok"));
+  CHECK((*store)->find(1)->version == 2);
+}
+
+TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability normal") {
+  auto sync = GENERATE(durability::full, durability::normal);
+  temp_db_path file;
+  int seen = -1;
+  sqlite_test_hooks hooks;
+  hooks.opened = [&](sqlite3* db) {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, nullptr) == SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+      seen = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+  };
+  store_options opts;
+  opts.location = file.path.string();
+  if (sync == durability::normal)
+    opts.sync = durability::normal;
+  auto store = open_sqlite_store(opts, hooks);
+  REQUIRE(store);
+  CHECK(seen == (sync == durability::full ? 2 : 1));
+  reader db{file.path};
+  CHECK(db.one("PRAGMA journal_mode") == "wal");
 }

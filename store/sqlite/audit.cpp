@@ -31,7 +31,7 @@ caf::error audit_writer::write_one(const task_envelope& t, const snapshot_row* r
       bind_text(s, 6, p_.snapshot.type_of(*row));
       bind_text(s, 7, p_.snapshot.summary_of(*row));
     }
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (p_.db.step(s) != SQLITE_DONE)
       return insert_failed();
     if (sqlite3_changes(p_.db.get()) > 0)
       return caf::none;

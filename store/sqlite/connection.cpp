@@ -35,11 +35,6 @@ std::string column_text(sqlite3_stmt* s, int col) {
            : std::string{};
 }
 
-int step_plain(sqlite3_stmt* s) {
-  reset_on_exit guard{s};
-  return sqlite3_step(s);
-}
-
 caf::error connection::open(const store_options& opts) {
   disable_memory_statistics();
   path_ = opts.location;
@@ -53,12 +48,29 @@ caf::error connection::open(const store_options& opts) {
   // More lookaside slots: most of a statement's small allocations then avoid malloc.
   sqlite3_db_config(db_.get(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 512, 1024);
   sqlite3_busy_timeout(db_.get(), static_cast<int>(opts.busy_timeout.count()));
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=OFF", "PRAGMA cache_size=-16384", // KiB
+  // synchronous=FULL in WAL mode: every commit is fsynced before COMMIT returns, so nothing is
+  // answered before it is on disk; NORMAL leaves the fsync to checkpoints (a power loss or OS
+  // crash may lose the last commits, a crash of the process does not).
+  auto* sync = opts.sync == durability::full ? "PRAGMA synchronous=FULL"
+                                             : "PRAGMA synchronous=NORMAL";
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", sync, "PRAGMA foreign_keys=OFF",
+                             "PRAGMA cache_size=-16384", // KiB
                              "PRAGMA temp_store=MEMORY"})
     if (auto err = exec(pragma))
       return err;
   return caf::none;
+}
+
+int connection::step(sqlite3_stmt* s) {
+  auto rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    last_error_ = sqlite3_errmsg(db_.get());
+  return rc;
+}
+
+int connection::step_once(sqlite3_stmt* s) {
+  reset_on_exit guard{s};
+  return step(s);
 }
 
 std::string connection::errmsg() const {

@@ -48,9 +48,6 @@ void bind_optional(sqlite3_stmt* s, int idx, const caf::optional<std::string>& t
 /// A text column; "" for NULL.
 std::string column_text(sqlite3_stmt* s, int col);
 
-/// Runs a statement without parameters to completion and resets it; returns the step's code.
-int step_plain(sqlite3_stmt* s);
-
 /// The store's connection to its file, with the store's settings (WAL, busy timeout, ...).
 class connection {
 public:
@@ -76,6 +73,22 @@ public:
   /// Runs SQL without results; the error names the file.
   caf::error exec(const char* sql);
 
+  /// sqlite3_step; every statement of the store runs through here so that no failure goes
+  /// unseen: the message of the last failed step stays in last_error().
+  int step(sqlite3_stmt* s);
+
+  /// Runs a statement without parameters once and resets it; returns the step's code.
+  int step_once(sqlite3_stmt* s);
+
+  /// SQLite's message of the last failed step ("" if none failed since clear_last_error()).
+  const std::string& last_error() const noexcept {
+    return last_error_;
+  }
+
+  void clear_last_error() {
+    last_error_.clear();
+  }
+
   /// Prepares a statement kept for the life of the store. A failure is remembered (the first one
   /// is open_error()) and yields null: the store is then not opened.
   statement prepare(const char* sql);
@@ -100,6 +113,7 @@ private:
   std::string path_;
   std::unique_ptr<sqlite3, closer> db_;
   caf::error open_error_;
+  std::string last_error_;
 };
 
 } // namespace taskpipe::sqlite

@@ -27,7 +27,7 @@ caf::error notify_writer::write_one(const task_envelope& t, const snapshot_row* 
       auto* s = p_.st.find.get();
       reset_on_exit guard{s};
       sqlite3_bind_int64(s, 1, id);
-      rc = sqlite3_step(s);
+      rc = p_.db.step(s);
       if (rc == SQLITE_ROW)
         append_outbox_message(message_, id, sqlite3_column_int64(s, 2), column_text(s, 0),
                               column_text(s, 1));
@@ -44,7 +44,7 @@ caf::error notify_writer::write_one(const task_envelope& t, const snapshot_row* 
     bind_text(s, 2, p_.txn.now());
     sqlite3_bind_int64(s, 3, id);
     bind_text(s, 4, message_);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (p_.db.step(s) != SQLITE_DONE)
       return insert_failed();
     if (sqlite3_changes(p_.db.get()) > 0)
       return caf::none;

@@ -33,7 +33,7 @@ caf::error row_writer::no_row_written(const std::string& batch, std::int64_t id)
     reset_on_exit guard{s};
     bind_text(s, 1, batch);
     sqlite3_bind_int64(s, 2, id);
-    auto rc = sqlite3_step(s);
+    auto rc = p_.db.step(s);
     found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
   }
   switch (found) {
@@ -44,7 +44,7 @@ caf::error row_writer::no_row_written(const std::string& batch, std::int64_t id)
     default:
       return storage_error(std::string{table_.name} + " lookup failed: " + p_.db.errmsg());
   }
-  switch (task_exists(p_.st, id)) {
+  switch (task_exists(p_.db, p_.st, id)) {
     case 0:
       return storage_error("task " + std::to_string(id) + " does not exist any more");
     case 1:
@@ -57,7 +57,7 @@ caf::error row_writer::no_row_written(const std::string& batch, std::int64_t id)
 
 void row_writer::write_chunk(const std::vector<task_envelope>& tasks,
                              std::vector<caf::error>& results) {
-  bool scanned = !p_.txn.failure() && p_.snapshot.load(tasks, true);
+  bool scanned = !p_.txn.check() && p_.snapshot.load(tasks, true);
   pending_.clear();
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].update.id;
@@ -79,8 +79,8 @@ void row_writer::write_chunk(const std::vector<task_envelope>& tasks,
 }
 
 caf::error row_writer::write_task(const task_envelope& t, const snapshot_row* row) {
-  if (p_.txn.failure())
-    return p_.txn.failure();
+  if (p_.txn.check())
+    return p_.txn.check();
   auto result = write_one(t, row);
   p_.txn.note(result);
   return result;
@@ -117,9 +117,9 @@ void row_writer::flush_rows(const std::vector<task_envelope>& tasks,
   if (pending_.empty())
     return;
   auto n = pending_.size();
-  if (p_.txn.failure()) {
+  if (p_.txn.check()) {
     for (const auto& p : pending_)
-      results[p.index] = p_.txn.failure();
+      results[p.index] = p_.txn.check();
     pending_.clear();
     return;
   }
@@ -146,7 +146,7 @@ void row_writer::flush_rows(const std::vector<task_envelope>& tasks,
       bind_values(s, k, j, t, *pending_[j].row);
     }
     std::size_t cursor = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = p_.db.step(s)) == SQLITE_ROW) {
       // RETURNING: mark the row inserted (the group's ids are distinct in update).
       auto id = sqlite3_column_int64(s, 0);
       for (std::size_t tries = 0; tries < n; ++tries, cursor = (cursor + 1) % n)
@@ -168,8 +168,8 @@ void row_writer::flush_rows(const std::vector<task_envelope>& tasks,
     for (std::size_t j = 0; j < n; ++j) {
       const auto& t = tasks[pending_[j].index];
       caf::error r;
-      if (p_.txn.failure())
-        r = p_.txn.failure();
+      if (p_.txn.check())
+        r = p_.txn.check();
       else if (!inserted_[j])
         r = no_row_written(pending_batch_[j], t.update.id);
       else
@@ -180,7 +180,7 @@ void row_writer::flush_rows(const std::vector<task_envelope>& tasks,
   } else if (static_cast<std::size_t>(changes) < n) {
     // Some rows were there already (a retry): check each one as write_one() would.
     for (std::size_t j = 0; j < n; ++j) {
-      auto r = p_.txn.failure() ? p_.txn.failure()
+      auto r = p_.txn.check() ? p_.txn.check()
                                 : no_row_written(pending_batch_[j],
                                                  tasks[pending_[j].index].update.id);
       p_.txn.note(r);
@@ -209,10 +209,10 @@ void row_writer::redo_failed_rows(const std::vector<task_envelope>& tasks,
     return;
   }
   auto reason = std::string{table_.name} + " insert failed: " + failure;
-  if (step_plain(p_.st.begin.get()) == SQLITE_DONE) {
+  if (p_.db.step_once(p_.st.begin.get()) == SQLITE_DONE) {
     rows_one_by_one(tasks, results);
     if (!p_.db.autocommit())
-      step_plain(p_.st.rollback.get());
+      p_.db.step_once(p_.st.rollback.get());
   } else {
     bool first = true;
     for (const auto& p : pending_) {

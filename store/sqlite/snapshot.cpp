@@ -39,7 +39,7 @@ bool chunk_snapshot::load(const std::vector<task_envelope>& tasks, bool with_val
   sqlite3_bind_int64(s, 1, first);
   sqlite3_bind_int64(s, 2, last);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = db_.step(s)) == SQLITE_ROW) {
     auto id = sqlite3_column_int64(s, 0);
     if (id < first || id > last)
       return false; // cannot happen; do not trust the scan then

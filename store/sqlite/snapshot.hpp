@@ -27,7 +27,7 @@ struct snapshot_row {
 /// tasks, instead of one lookup per task.
 class chunk_snapshot {
 public:
-  explicit chunk_snapshot(statements& st) : st_(st) {
+  chunk_snapshot(connection& db, statements& st) : db_(db), st_(st) {
   }
 
   /// Scans the chunk's tasks (ids only, or with their values); false if the ids spread more than
@@ -50,6 +50,7 @@ private:
   /// Copies a text column to text_; false if it is NULL or does not fit the offsets.
   bool append_text(sqlite3_stmt* s, int col, std::uint32_t& at, std::uint32_t& size);
 
+  connection& db_;
   statements& st_;
   std::int64_t first_ = 0;
   std::vector<snapshot_row> rows_; ///< id - first_ -> row

@@ -62,11 +62,12 @@ using namespace taskpipe::sqlite;
 
 class sqlite_store final : public task_store {
 public:
-  explicit sqlite_store(connection db)
-    : db_(std::move(db)),
+  sqlite_store(connection db, sqlite_test_hooks hooks)
+    : hooks_(std::move(hooks)),
+      db_(std::move(db)),
       st_(db_),
       txn_(db_, st_),
-      snapshot_(st_),
+      snapshot_(db_, st_),
       validate_(parts()),
       audit_(parts()),
       update_(parts()),
@@ -77,9 +78,13 @@ public:
 
   ~sqlite_store() override {
     if (db_.get() && !db_.autocommit())
-      step_plain(st_.rollback.get());
+      db_.step_once(st_.rollback.get()); // if this fails, closing the connection rolls back
     checkpointer_.reset(); // its connection closes before ours, which then cleans up the WAL
     // Statements are finalized before db_ closes (members die in reverse order).
+  }
+
+  sqlite3* native() const {
+    return db_.get();
   }
 
   /// Why the store could not be opened; none if it is ready.
@@ -97,7 +102,7 @@ public:
     for (std::int64_t first = 1; first <= count;) {
       auto last = count - first < chunk ? count : first + chunk - 1;
       bool own_txn = db_.autocommit();
-      if (own_txn && step_plain(st_.begin.get()) != SQLITE_DONE)
+      if (own_txn && db_.step_once(st_.begin.get()) != SQLITE_DONE)
         return storage_error("seeding tasks failed: " + db_.errmsg());
       auto* s = st_.seed.get();
       int rc;
@@ -107,17 +112,17 @@ public:
         sqlite3_bind_int64(s, 1, first);
         sqlite3_bind_int64(s, 2, last);
         bind_text(s, 3, now);
-        rc = sqlite3_step(s);
+        rc = db_.step(s);
         if (rc != SQLITE_DONE)
           err = db_.errmsg();
       }
-      if (rc == SQLITE_DONE && own_txn && step_plain(st_.commit.get()) != SQLITE_DONE) {
+      if (rc == SQLITE_DONE && own_txn && db_.step_once(st_.commit.get()) != SQLITE_DONE) {
         rc = SQLITE_ERROR;
         err = db_.errmsg();
       }
       if (rc != SQLITE_DONE) {
-        if (own_txn && !db_.autocommit())
-          step_plain(st_.rollback.get());
+        if (own_txn && !db_.autocommit() && db_.step_once(st_.rollback.get()) != SQLITE_DONE)
+          err += "; rolling back failed too: " + db_.errmsg();
         return storage_error("seeding tasks failed: " + err);
       }
       if (last == count)
@@ -131,8 +136,11 @@ public:
     auto* s = st_.find.get();
     reset_on_exit guard{s};
     sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW)
-      return task_not_found(id); // absent, or unreadable: either way there is no task to show
+    auto rc = db_.step(s);
+    if (rc == SQLITE_DONE)
+      return task_not_found(id);
+    if (rc != SQLITE_ROW)
+      return storage_error("task lookup failed: " + db_.errmsg());
     stored_task result;
     result.id = id;
     result.type = column_text(s, 0);
@@ -146,12 +154,12 @@ public:
     store_counts result;
     auto* s = st_.counts.get();
     reset_on_exit guard{s};
-    if (sqlite3_step(s) == SQLITE_ROW) {
-      result.tasks = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-      result.audit_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
-      result.applied_updates = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
-      result.outbox_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
-    }
+    if (db_.step(s) != SQLITE_ROW)
+      return storage_error("counting rows failed: " + db_.errmsg());
+    result.tasks = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    result.audit_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+    result.applied_updates = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
+    result.outbox_rows = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
     return result;
   }
 
@@ -160,6 +168,8 @@ public:
   }
 
   caf::error commit() override {
+    if (hooks_.before_commit && txn_.in_group())
+      hooks_.before_commit(db_.get());
     return txn_.commit();
   }
 
@@ -167,6 +177,8 @@ public:
                    std::vector<caf::error>& results) override {
     results.clear();
     results.resize(tasks.size());
+    if (hooks_.before_chunk)
+      hooks_.before_chunk(db_.get(), where);
     row_writer* writer = nullptr;
     switch (where) {
       case stage::validate:
@@ -193,7 +205,7 @@ public:
     // A lone chunk is a group of its own, so that it is atomic.
     txn_.begin();
     writer->write_chunk(tasks, results);
-    if (auto err = txn_.commit())
+    if (auto err = commit())
       for (auto& r : results)
         if (!r)
           r = err;
@@ -204,7 +216,8 @@ private:
     return {db_, st_, txn_, snapshot_, batch_text_};
   }
 
-  connection db_; // first: closed after everything that uses it
+  sqlite_test_hooks hooks_;
+  connection db_; // closed after everything that uses it
   statements st_;
   transaction txn_;
   chunk_snapshot snapshot_;
@@ -218,15 +231,19 @@ private:
 
 } // namespace
 
-caf::expected<std::unique_ptr<task_store>> open_sqlite_store(const store_options& opts) {
+caf::expected<std::unique_ptr<task_store>> open_sqlite_store(const store_options& opts,
+                                                             sqlite_test_hooks hooks) {
   connection db;
   if (auto err = db.open(opts))
     return err;
   if (auto err = create_schema(db))
     return err;
-  auto store = std::make_unique<sqlite_store>(std::move(db));
+  auto opened = hooks.opened;
+  auto store = std::make_unique<sqlite_store>(std::move(db), std::move(hooks));
   if (auto err = store->open_error())
     return err;
+  if (opened)
+    opened(store->native());
   return std::unique_ptr<task_store>{std::move(store)};
 }
 

@@ -25,8 +25,8 @@ public:
   /// Opens a group (BEGIN IMMEDIATE); while one is open, does nothing.
   void begin();
 
-  /// Ends the group: none if it committed, else why not (its writes are then rolled back). None
-  /// when no group is open.
+  /// Ends the group: none if it committed, else why not (its writes are then rolled back and
+  /// every task of the group must fail). None when no group is open.
   caf::error commit();
 
   /// The group's timestamp (UTC ISO 8601), taken at begin().
@@ -34,11 +34,10 @@ public:
     return now_;
   }
 
-  /// None while the group can still commit, else why it cannot: every later write of the group
-  /// fails with it.
-  const caf::error& failure() const noexcept {
-    return failure_;
-  }
+  /// None while the group's transaction is open and can commit, else why not: every later write
+  /// of the group fails with it, rather than run outside the transaction. Notices when SQLite
+  /// rolled the transaction back on its own (I/O error, out of memory; also during a read).
+  const caf::error& check();
 
   /// The group can no longer commit because of `err` (the first reason is kept).
   void fail(caf::error err);

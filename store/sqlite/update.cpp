@@ -31,7 +31,7 @@ caf::error update_writer::write_one(const task_envelope& t, const snapshot_row* 
     sqlite3_bind_int64(s, 3, id);
     if (row)
       sqlite3_bind_int64(s, 4, row->version + 1);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (p_.db.step(s) != SQLITE_DONE)
       return insert_failed();
     if (sqlite3_changes(p_.db.get()) == 0)
       return no_row_written(batch, id);
@@ -58,7 +58,7 @@ caf::error update_writer::change_task(const task_envelope& t, const std::string&
     bind_optional(s, 2, t.update.summary);
     bind_text(s, 3, p_.txn.now());
     sqlite3_bind_int64(s, 4, id);
-    if (sqlite3_step(s) == SQLITE_DONE)
+    if (p_.db.step(s) == SQLITE_DONE)
       return caf::none;
     failure = "task update failed: " + p_.db.errmsg();
   }
@@ -68,7 +68,7 @@ caf::error update_writer::change_task(const task_envelope& t, const std::string&
     reset_on_exit guard{s};
     bind_text(s, 1, batch);
     sqlite3_bind_int64(s, 2, id);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (p_.db.step(s) != SQLITE_DONE)
       p_.txn.fail(storage_error(failure + "; undoing its applied_updates row failed too: "
                                 + p_.db.errmsg()));
   }

@@ -3,11 +3,11 @@
 
 namespace taskpipe::sqlite {
 
-int task_exists(statements& st, std::int64_t id) {
+int task_exists(connection& db, statements& st, std::int64_t id) {
   auto* s = st.task_exists.get();
   reset_on_exit guard{s};
   sqlite3_bind_int64(s, 1, id);
-  auto rc = sqlite3_step(s);
+  auto rc = db.step(s);
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -17,7 +17,7 @@ caf::error task_not_found(std::int64_t id) {
 }
 
 caf::error validator::check(std::int64_t id) {
-  switch (task_exists(p_.st, id)) {
+  switch (task_exists(p_.db, p_.st, id)) {
     case 1:
       return caf::none;
     case 0:

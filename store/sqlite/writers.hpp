@@ -32,7 +32,7 @@ struct store_parts {
 };
 
 /// 1 if task `id` exists, 0 if not, -1 if the lookup failed.
-int task_exists(statements& st, std::int64_t id);
+int task_exists(connection& db, statements& st, std::int64_t id);
 
 /// Validate's not_found: "task <id> does not exist".
 caf::error task_not_found(std::int64_t id);
