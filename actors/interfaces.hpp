@@ -71,9 +71,10 @@ using store_actor = caf::typed_actor<
   // tasks that passed and the failures (stage set to the requested stage).
   caf::replies_to<stage, std::uint64_t, task_chunk>::with<std::uint64_t, task_chunk,
                                                           failure_chunk>,
-  // A task by id; a stored_task with id 0 when there is none.
+  // A task by id; a stored_task with id 0 when there is none, an error (category "store") when
+  // the store cannot be read.
   caf::replies_to<get_atom, std::int64_t>::with<stored_task>,
-  // Row counts of every table.
+  // Row counts of every table (or the store's error).
   caf::replies_to<get_atom>::with<store_counts>,
   // The batch was cancelled: from now on its work in Validate, Audit and Update is refused
   // (`cancelled`) inside the transaction; work already inside one finishes.

@@ -78,7 +78,8 @@ private:
   bool help_requested_ = false;
 };
 
-/// Declares --latency, --workers, --store, --db and --seed-tasks with the command's defaults.
+/// Declares --latency, --workers, --store, --db, --durability and --seed-tasks with the command's
+/// defaults.
 void add_common_options(option_set& opts, const std::string& default_latency,
                         const std::string& default_db);
 

@@ -1,7 +1,7 @@
 // One stage pool on its own, with a fake next stage and failure aggregator.
 #include "actors/failure_aggregator.hpp"
 #include "actors/stage.hpp"
-#include "actors/store/task_store.hpp"
+#include "store/memory/memory_store.hpp"
 #include "actors/store_actor.hpp"
 #include "test_node.hpp"
 
@@ -53,7 +53,7 @@ struct stage_fixture {
   explicit stage_fixture(stage which, latency_model latency, fault_injector faults = {}) {
     auto memory = make_memory_store();
     memory->seed(100);
-    store = spawn_store_actor(sys, std::move(memory), false);
+    store = spawn_store_actor(sys, std::move(memory));
     next = sys.spawn(fake_next, out);
     failures = sys.spawn(fake_failures, out);
     stage_config sc;
