@@ -34,7 +34,6 @@ struct batch_record {
   clock_time finished;
   bool complete = false;  ///< every task has its outcome; the report is final
   bool cancelled = false;
-  bool expired = false;
   std::vector<report_promise> waiters;
   /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
   std::vector<task_envelope> replay;
@@ -191,6 +190,15 @@ void publish_in_flight(coordinator_pointer self) {
   self->state.metrics->tasks_in_flight.store(self->state.in_flight, std::memory_order_relaxed);
 }
 
+/// Tells every stage and the store that a batch is cancelled or expired (`Atom`): its tasks fail
+/// wherever they are, up to the cut-off (actors/closed_batches.hpp).
+template <class Atom>
+void close_batch(coordinator_pointer self, Atom what, std::uint64_t id) {
+  for (auto& s : self->state.stages)
+    self->send(s, what, id);
+  self->send(self->state.store, what, id);
+}
+
 /// Sends `chunk` to Validate, if it holds anything.
 void flush_chunk(coordinator_pointer self, task_chunk& chunk) {
   if (chunk.tasks.empty())
@@ -312,8 +320,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
         return unknown_batch(text);
       if (b->pending() > 0 && !b->cancelled) {
         b->cancelled = true;
-        for (auto& s : self->state.stages)
-          self->send(s, cancel_atom_v, b->id);
+        close_batch(self, cancel_atom_v, b->id);
       }
       return make_report(self, *b);
     },
@@ -342,14 +349,10 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
           if (b == nullptr)
             continue;
         }
-        if (!b->expired) {
-          record(self, *b, ref.index, outcome::succeeded);
-        } else if (record(self, *b, ref.index, outcome::failed)) {
-          b->failures.push_back(task_failure{
-            b->id, ref.index, b->ids[ref.index], stage::notify, failure_code::timeout,
-            "batch deadline passed before the task finished (the update was applied and the "
-            "notification written)"});
-        }
+        // Its outbox row is written, so it succeeded, even past the deadline: the store
+        // refuses an expired batch's work, so this transaction began before the deadline
+        // reached the store.
+        record(self, *b, ref.index, outcome::succeeded);
       }
       if (b != nullptr)
         finish_if_done(self, *b);
@@ -374,10 +377,9 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       auto i = st.batches.find(id);
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
-      i->second.expired = true;
-      for (auto& s : st.stages)
-        self->send(s, expire_atom_v, id);
-      self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
+      close_batch(self, expire_atom_v, id);
+      if (st.cfg.replay_on_node_loss)
+        self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
     },
     [self](node_lost_atom) {
       // Whatever the lost node held is unknown: replay every unfinished task from the first
@@ -394,7 +396,9 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       }
     },
     [self](expire_atom, std::uint64_t id, bool) {
-      // Whatever no stage reported by now was between stages (or on a lost node).
+      // Locally, every task is held by a stage or on its way to one, and each reports its
+      // closed batch's tasks: nothing is left for this sweep. Across nodes, a task still without
+      // an outcome now is on a stage host that has not answered: it may have been applied there.
       auto& st = self->state;
       auto i = st.batches.find(id);
       if (i == st.batches.end() || i->second.pending() == 0)
@@ -404,9 +408,10 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       for (std::uint32_t index = 0; index < b.outcomes.size(); ++index)
         if (record(self, b, index, outcome::failed)) {
           b.failures.push_back(task_failure{b.id, index, b.ids[index], stage::pipeline,
-                                            failure_code::timeout,
-                                            "batch deadline passed while the task was between "
-                                            "stages"});
+                                            failure_code::node_lost,
+                                            "batch deadline passed and the stage host holding "
+                                            "the task has not answered (the update may have "
+                                            "been applied there)"});
           ++lost;
         }
       st.metrics->count(stage::pipeline, false, lost);

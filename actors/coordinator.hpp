@@ -19,8 +19,8 @@ namespace taskpipe {
 /// Finished batches stay queryable at least this long.
 inline constexpr auto finished_batch_retention = std::chrono::minutes{10};
 
-/// After a batch's deadline, how long stages get to report the tasks they hold before the
-/// coordinator fails whatever is still unaccounted for (stage `pipeline`).
+/// With stage hosts: after a batch's deadline, how long stages get to report the tasks they hold
+/// before the coordinator fails whatever is still unaccounted for (stage `pipeline`, node_lost).
 inline constexpr auto deadline_grace = std::chrono::seconds{1};
 
 struct coordinator_config {

@@ -71,10 +71,16 @@ using store_actor = caf::typed_actor<
   // tasks that passed and the failures (stage set to the requested stage).
   caf::replies_to<stage, std::uint64_t, task_chunk>::with<std::uint64_t, task_chunk,
                                                           failure_chunk>,
-  // A task by id; a stored_task with id 0 when there is none.
+  // A task by id; a stored_task with id 0 when there is none, an error (category "store") when
+  // the store cannot be read.
   caf::replies_to<get_atom, std::int64_t>::with<stored_task>,
-  // Row counts of every table.
-  caf::replies_to<get_atom>::with<store_counts>>;
+  // Row counts of every table (or the store's error).
+  caf::replies_to<get_atom>::with<store_counts>,
+  // The batch was cancelled: from now on its work in Validate, Audit and Update is refused
+  // (`cancelled`) inside the transaction; work already inside one finishes.
+  caf::reacts_to<cancel_atom, std::uint64_t>,
+  // The batch's deadline passed: from now on all its work is refused (`timeout`).
+  caf::reacts_to<expire_atom, std::uint64_t>>;
 
 /// What `taskpipe node` publishes: it hosts stage pools for front nodes.
 using stage_host_actor = caf::typed_actor<

@@ -2,16 +2,23 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/store_actor.hpp"
-#include "actors/store/task_store.hpp"
+
+#include <stdexcept>
 
 namespace taskpipe {
 
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
-  auto store = cfg.store == store_kind::sqlite ? make_sqlite_store(cfg.db_path)
-                                               : make_memory_store();
+  store_options opts;
+  opts.kind = cfg.store;
+  opts.location = cfg.db_path;
+  opts.sync = cfg.sync;
+  auto store = open_store(opts);
+  if (!store)
+    throw std::runtime_error(reason_of(store.error()));
   if (cfg.seed_tasks > 0)
-    store->seed(cfg.seed_tasks);
-  return spawn_store_actor(sys, std::move(store), cfg.store == store_kind::sqlite);
+    if (auto err = (*store)->seed(cfg.seed_tasks))
+      throw std::runtime_error(reason_of(err));
+  return spawn_store_actor(sys, std::move(*store));
 }
 
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,

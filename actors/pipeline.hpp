@@ -6,6 +6,7 @@
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
 #include "actors/stage_work.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -17,13 +18,12 @@
 
 namespace taskpipe {
 
-enum class store_kind { sqlite, memory };
-
 struct pipeline_config {
   std::size_t workers = 2;                   ///< actors per stage pool
   latency_model latency;                     ///< simulated extra latency per stage
   store_kind store = store_kind::sqlite;
   std::string db_path = "taskpipe.db";       ///< SQLite file (store_kind::sqlite)
+  durability sync = durability::full;        ///< what a commit promises (`--durability`)
   std::int64_t seed_tasks = 0;               ///< create tasks 1..N where missing
   std::uint64_t max_in_flight = 2'000'000;   ///< tasks admitted at once across batches
   std::chrono::milliseconds batch_timeout{60'000};

@@ -15,9 +15,6 @@ namespace {
 
 using clock_time = caf::actor_clock::time_point;
 
-/// How long a cancelled or expired batch is remembered, so its stragglers fail on arrival.
-constexpr auto closed_batch_retention = std::chrono::minutes{10};
-
 /// The router is a stage that also hears from its own workers and its latency timer.
 using router_actor = stage_actor::extend<
   // A worker finished the chunk with this ticket (its credit returns).
@@ -177,8 +174,7 @@ struct router_state {
   std::uint64_t next_ticket = 1;
   std::unordered_map<std::uint64_t, ticket_record> tickets;
   std::multiset<clock_time> armed;  ///< due times of the latency timers in flight
-  std::unordered_map<std::uint64_t, failure_code> closed;  ///< cancelled or expired batches
-  std::deque<std::pair<clock_time, std::uint64_t>> closed_order;
+  closed_batches closed;  ///< cancelled or expired batches
   static inline const char* name = "stage_router";
 };
 
@@ -203,13 +199,6 @@ void fail_tasks(router_pointer self, std::vector<task_failure> failures) {
     return;
   self->state.cfg.metrics->count(self->state.cfg.which, false, failures.size());
   self->send(self->state.cfg.failures, failure_chunk{std::move(failures)});
-}
-
-std::string closed_reason(stage where, failure_code code) {
-  return code == failure_code::cancelled
-           ? fmt::format("batch cancelled while the task was in {}", to_string(where))
-           : fmt::format("batch deadline passed while the task was in {}{}", to_string(where),
-                         where == stage::notify ? " (the update was applied)" : "");
 }
 
 /// Moves up to chunk_size ready tasks into `chunk`, whole blocks where they fit.
@@ -286,7 +275,7 @@ void accept(router_pointer self, task_chunk& chunk) {
   bool pass_whole = true;
   for (const auto& t : chunk.tasks)
     pass_whole = pass_whole && st.cfg.latency.delay(t.update.id).count() == 0
-                 && (st.closed.empty() || st.closed.count(t.batch) == 0);
+                 && (st.closed.empty() || st.closed.find(t.batch, st.cfg.which) == nullptr);
   if (pass_whole) {  // the common case without latency: no per-task work
     make_ready(st, std::move(chunk.tasks), now);
     dispatch(self);
@@ -297,9 +286,9 @@ void accept(router_pointer self, task_chunk& chunk) {
   // Tasks that wait, grouped by their delay (the seed model has two): one queue entry each.
   std::vector<std::pair<caf::timespan, std::vector<task_envelope>>> waiting;
   for (auto& t : chunk.tasks) {
-    if (auto i = st.closed.find(t.batch); i != st.closed.end()) {
-      refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, i->second,
-                                     closed_reason(st.cfg.which, i->second)});
+    if (auto code = st.closed.find(t.batch, st.cfg.which)) {
+      refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, *code,
+                                     closed_reason(st.cfg.which, *code)});
       continue;
     }
     caf::timespan delay = st.cfg.latency.delay(t.update.id);
@@ -325,14 +314,10 @@ void accept(router_pointer self, task_chunk& chunk) {
 /// that its tasks still on their way here fail on arrival.
 void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
   auto& st = self->state;
-  auto now = self->clock().now();
-  while (!st.closed_order.empty() && now - st.closed_order.front().first > closed_batch_retention) {
-    st.closed.erase(st.closed_order.front().second);
-    st.closed_order.pop_front();
-  }
-  if (!st.closed.emplace(batch, code).second)
+  bool was_closed = st.closed.find(batch, st.cfg.which) != nullptr;
+  st.closed.close(batch, code, self->clock().now());
+  if (was_closed || st.closed.find(batch, st.cfg.which) == nullptr)
     return;
-  st.closed_order.emplace_back(now, batch);
   std::vector<task_envelope> dropped;
   st.waiting.take_batch(batch, dropped);
   for (auto& block : st.ready) {
@@ -391,8 +376,7 @@ router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) 
   return {
     [self](task_chunk& chunk) { accept(self, chunk); },
     [self](cancel_atom, std::uint64_t batch) {
-      if (cancellable(self->state.cfg.which))
-        close_batch(self, batch, failure_code::cancelled);
+      close_batch(self, batch, failure_code::cancelled);
     },
     [self](expire_atom, std::uint64_t batch) { close_batch(self, batch, failure_code::timeout); },
     [self](done_atom, std::uint64_t ticket) {

@@ -9,6 +9,7 @@
 // held with `internal` and replaces it, so no task is ever lost.
 #pragma once
 
+#include "actors/closed_batches.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
@@ -37,10 +38,5 @@ struct stage_config {
 
 /// Spawns the stage's router, which spawns its workers. Exiting the router ends the workers.
 stage_actor spawn_stage(caf::actor_system& sys, stage_config cfg);
-
-/// Whether `cancel` applies in this stage: only before Update ("tasks not yet handed to Update").
-inline bool cancellable(stage s) {
-  return s == stage::validate || s == stage::audit;
-}
 
 } // namespace taskpipe

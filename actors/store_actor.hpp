@@ -1,8 +1,8 @@
-// The store actor: owns a task_store on its own thread and groups writes into transactions.
+// The store actor: owns a task_store and runs what is queued as one transaction (group commit).
 #pragma once
 
 #include "actors/interfaces.hpp"
-#include "actors/store/task_store.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -11,8 +11,7 @@
 namespace taskpipe {
 
 /// Spawns the store actor owning `store`: detached (on its own thread) when the store's calls
-/// block, as SQLite's do, so the scheduler's threads never wait on I/O.
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
-                              bool blocking);
+/// block, as SQLite's do, so that the scheduler's threads never wait on I/O.
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store);
 
 } // namespace taskpipe

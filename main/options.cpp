@@ -148,6 +148,9 @@ void add_common_options(option_set& opts, const std::string& default_latency,
   opts.add("workers", "K", std::to_string(cores), "actors per stage pool");
   opts.add("store", "sqlite|memory", "sqlite", "the task store");
   opts.add("db", "PATH", default_db, "SQLite file of the task store");
+  opts.add("durability", "full|normal", "full",
+           "SQLite: full = nothing is answered before its writes are fsynced; normal = faster, "
+           "a power loss or OS crash may lose the last answered writes");
   opts.add("seed-tasks", "N", "0", "create tasks 1..N (Story, \"Task <id>\", version 1) where missing");
   add_operator_options(opts);
 }
@@ -169,6 +172,13 @@ pipeline_config common_pipeline_config(const option_set& opts) {
   cfg.db_path = opts.get("db");
   if (opts.given("db") && cfg.db_path.empty())
     throw option_error{"--db=: expected a file path"};
+  const auto& sync = opts.get("durability");
+  if (sync == "full")
+    cfg.sync = durability::full;
+  else if (sync == "normal")
+    cfg.sync = durability::normal;
+  else
+    throw option_error{fmt::format("--durability={}: expected full or normal", sync)};
   cfg.seed_tasks = opts.get_int("seed-tasks", 0, 100'000'000);
   return cfg;
 }

@@ -95,9 +95,9 @@ private:
   bool help_requested_ = false;
 };
 
-/// Declares --latency, --workers, --store, --db and --seed-tasks with the command's defaults, and
-/// the operator options (--config-file, --dump-config, --check-config, --log-level, --log-format;
-/// see main/config_file.hpp).
+/// Declares --latency, --workers, --store, --db, --durability and --seed-tasks with the command's
+/// defaults, and the operator options (--config-file, --dump-config, --check-config, --log-level,
+/// --log-format; see main/config_file.hpp).
 void add_common_options(option_set& opts, const std::string& default_latency,
                         const std::string& default_db);
 

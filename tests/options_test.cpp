@@ -101,3 +101,17 @@ TEST_CASE("loopback addresses") {
   CHECK(!is_loopback("0.0.0.0"));
   CHECK(!is_loopback("10.0.0.1"));
 }
+
+TEST_CASE("durability is full unless --durability=normal") {
+  auto defaults = sample();
+  defaults.parse({});
+  CHECK(common_pipeline_config(defaults).sync == durability::full);
+  auto normal = sample();
+  normal.parse({"--durability=normal"});
+  CHECK(common_pipeline_config(normal).sync == durability::normal);
+  auto bad = sample();
+  bad.parse({"--durability=fast"});
+  CHECK(error_of([&] { common_pipeline_config(bad); })
+          .find("--durability=fast: expected full or normal")
+        != std::string::npos);
+}

@@ -1,7 +1,7 @@
 // One stage pool on its own, with a fake next stage and failure aggregator.
 #include "actors/failure_aggregator.hpp"
 #include "actors/stage.hpp"
-#include "actors/store/task_store.hpp"
+#include "store/memory/memory_store.hpp"
 #include "actors/store_actor.hpp"
 #include "test_node.hpp"
 
@@ -53,7 +53,7 @@ struct stage_fixture {
   explicit stage_fixture(stage which, latency_model latency, fault_injector faults = {}) {
     auto memory = make_memory_store();
     memory->seed(100);
-    store = spawn_store_actor(sys, std::move(memory), false);
+    store = spawn_store_actor(sys, std::move(memory));
     next = sys.spawn(fake_next, out);
     failures = sys.spawn(fake_failures, out);
     stage_config sc;
@@ -152,14 +152,27 @@ TEST_CASE("cancel and expire drop the held tasks of that batch only") {
   CHECK(f.out->failed.back().code == failure_code::timeout);
 }
 
-TEST_CASE("cancel does not apply once tasks are handed to Update") {
-  stage_fixture f{stage::update, latency_model{latency_model::kind::fixed, 100}};
-  f.send(1, 1, 3);
-  f.run_for(50ms);
-  caf::anon_send(f.stage_under_test, cancel_atom_v, std::uint64_t{1});
-  f.run_for(60ms);
-  CHECK(f.out->failed.empty());
-  CHECK(f.out->passed.size() == 3);
+TEST_CASE("cancel applies in Update until its store transaction / not in Notify") {
+  // Update's router still holds the tasks (their latency has not passed): not applied, cancelled.
+  stage_fixture update{stage::update, latency_model{latency_model::kind::fixed, 100}};
+  update.send(1, 1, 3);
+  update.run_for(50ms);
+  caf::anon_send(update.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  update.run_for(60ms);
+  CHECK(update.out->passed.empty());
+  REQUIRE(update.out->failed.size() == 3);
+  for (const auto& x : update.out->failed) {
+    CHECK(x.code == failure_code::cancelled);
+    CHECK(x.where == stage::update);
+  }
+  // In Notify the update was applied: a cancel changes nothing.
+  stage_fixture notify{stage::notify, latency_model{latency_model::kind::fixed, 100}};
+  notify.send(1, 1, 3);
+  notify.run_for(50ms);
+  caf::anon_send(notify.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  notify.run_for(60ms);
+  CHECK(notify.out->failed.empty());
+  CHECK(notify.out->passed.size() == 3);
 }
 
 TEST_CASE("a throwing worker fails only its task / and the pool keeps its size") {

@@ -1,10 +1,13 @@
 // The task store: both implementations must behave alike; SQLite's file is also checked directly.
-#include "actors/store/task_store.hpp"
+#include "store/memory/memory_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/task_store.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -49,6 +52,32 @@ struct temp_db_path {
 
 enum class which_store { memory, sqlite };
 
+/// The SQLite store at `path`; throws if it cannot be opened.
+std::unique_ptr<task_store> sqlite_at(const fs::path& path) {
+  store_options opts;
+  opts.location = path.string();
+  auto store = open_sqlite_store(opts);
+  if (!store)
+    throw std::runtime_error(reason_of(store.error()));
+  return std::move(*store);
+}
+
+/// What a store call's result says, as a test compares it.
+enum class result_kind { ok, not_found, storage_error, other };
+
+result_kind kind_of(const caf::error& r) {
+  if (!r)
+    return result_kind::ok;
+  switch (code_of(r)) {
+    case failure_code::not_found:
+      return result_kind::not_found;
+    case failure_code::storage_error:
+      return result_kind::storage_error;
+    default:
+      return result_kind::other;
+  }
+}
+
 /// One store under test; for SQLite also its file.
 struct fixture {
   which_store kind;
@@ -58,7 +87,7 @@ struct fixture {
   explicit fixture(which_store k) : kind(k) {
     if (kind == which_store::sqlite) {
       file = std::make_unique<temp_db_path>();
-      store = make_sqlite_store(file->path.string());
+      store = sqlite_at(file->path);
     } else {
       store = make_memory_store();
     }
@@ -148,21 +177,21 @@ task_envelope task(std::uint64_t batch, std::int64_t id, caf::optional<std::stri
 }
 
 /// Runs the four stages for one task in one group; returns the failing stage's result, if any.
-store_result run_all(task_store& store, const task_envelope& t) {
+caf::error run_all(task_store& store, const task_envelope& t) {
   store.begin();
-  store_result result;
+  caf::error result;
   for (auto where : all_stages) {
     result = store.apply(where, t);
-    if (result.outcome != store_result::kind::ok)
+    if (kind_of(result) != result_kind::ok)
       break;
   }
-  auto err = store.commit();
+  auto err = reason_of(store.commit());
   REQUIRE(err == "");
   return result;
 }
 
-bool is_ok(const store_result& r) {
-  return r.outcome == store_result::kind::ok;
+bool is_ok(const caf::error& r) {
+  return kind_of(r) == result_kind::ok;
 }
 
 bool is_timestamp(const std::string& text) {
@@ -179,14 +208,14 @@ TEST_CASE("seed creates exactly the missing tasks and keeps existing ones") {
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
-  CHECK(store.counts().tasks == 0);
+  CHECK(store.counts()->tasks == 0);
   store.seed(0);
-  CHECK(store.counts().tasks == 0);
+  CHECK(store.counts()->tasks == 0);
   store.seed(5);
-  CHECK(store.counts().tasks == 5);
+  CHECK(store.counts()->tasks == 5);
   REQUIRE(is_ok(run_all(store, task(1, 3, "Epic", "Changed"))));
   store.seed(10);
-  CHECK(store.counts().tasks == 10);
+  CHECK(store.counts()->tasks == 10);
   auto t3 = store.find(3);
   REQUIRE(t3);
   CHECK(t3->type == "Epic");
@@ -203,7 +232,7 @@ TEST_CASE("seed creates exactly the missing tasks and keeps existing ones") {
   CHECK_FALSE(store.find(0));
   CHECK_FALSE(store.find(-1));
   store.seed(3); // smaller: nothing changes
-  CHECK(store.counts().tasks == 10);
+  CHECK(store.counts()->tasks == 10);
   CHECK(store.find(3)->summary == "Changed");
 }
 
@@ -216,12 +245,12 @@ TEST_CASE("validate finds existing tasks and reports missing ones without writin
   store.begin();
   CHECK(is_ok(store.apply(stage::validate, task(1, 2, "Story", none))));
   auto missing = store.apply(stage::validate, task(1, 4, "Story", none));
-  CHECK(missing.outcome == store_result::kind::not_found);
-  CHECK(missing.reason == "task 4 does not exist");
-  CHECK(store.apply(stage::validate, task(1, 0, none, "x")).outcome
-        == store_result::kind::not_found);
-  CHECK(store.commit() == "");
-  auto c = store.counts();
+  CHECK(kind_of(missing) == result_kind::not_found);
+  CHECK(reason_of(missing) == "task 4 does not exist");
+  CHECK(kind_of(store.apply(stage::validate, task(1, 0, none, "x")))
+        == result_kind::not_found);
+  CHECK(reason_of(store.commit()) == "");
+  auto c = *store.counts();
   CHECK(c.tasks == 3);
   CHECK(c.audit_rows == 0);
   CHECK(c.applied_updates == 0);
@@ -238,8 +267,8 @@ TEST_CASE("audit records the old and the requested values") {
   store.begin();
   CHECK(is_ok(store.apply(stage::audit, task(7, 1, "Epic", none))));
   CHECK(is_ok(store.apply(stage::audit, task(7, 2, none, "New summary"))));
-  CHECK(store.commit() == "");
-  CHECK(store.counts().audit_rows == 2);
+  CHECK(reason_of(store.commit()) == "");
+  CHECK(store.counts()->audit_rows == 2);
   CHECK(store.find(1)->version == 1); // auditing changes no task
   CHECK(store.find(1)->type == "Story");
   if (f.is_sqlite()) {
@@ -263,7 +292,7 @@ TEST_CASE("update bumps the version and applies only the given fields") {
   CHECK(is_ok(store.apply(stage::update, task(1, 1, none, "Only the summary"))));
   CHECK(is_ok(store.apply(stage::update, task(1, 2, "TechTask", none))));
   CHECK(is_ok(store.apply(stage::update, task(1, 3, "SubTask", "Both"))));
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   auto t1 = store.find(1);
   CHECK(t1->type == "Story");
   CHECK(t1->summary == "Only the summary");
@@ -277,7 +306,7 @@ TEST_CASE("update bumps the version and applies only the given fields") {
   CHECK(t3->type == "SubTask");
   CHECK(t3->summary == "Both");
   CHECK(t3->version == 2);
-  CHECK(store.counts().applied_updates == 3);
+  CHECK(store.counts()->applied_updates == 3);
   if (f.is_sqlite()) {
     reader db{f.file->path};
     CHECK(db.one("SELECT batch_id, version FROM applied_updates WHERE task_id = 3")
@@ -295,7 +324,7 @@ TEST_CASE("notify writes one outbox row with a readable message") {
   auto& store = *f.store;
   store.seed(20);
   REQUIRE(is_ok(run_all(store, task(2, 17, "Story", R"(Rename "login" page)"))));
-  CHECK(store.counts().outbox_rows == 1);
+  CHECK(store.counts()->outbox_rows == 1);
   if (f.is_sqlite()) {
     reader db{f.file->path};
     CHECK(db.one("SELECT message FROM outbox WHERE task_id = 17")
@@ -319,14 +348,14 @@ TEST_CASE("applying the same task twice changes nothing the second time") {
     CHECK(is_ok(store.apply(where, t)));
     CHECK(is_ok(store.apply(where, t)));
   }
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   // A retry with other values (a bug upstream) must not apply either.
   REQUIRE(is_ok(run_all(store, task(5, 5, "Story", "Other"))));
   auto t5 = store.find(5);
   CHECK(t5->version == 2);
   CHECK(t5->type == "Epic");
   CHECK(t5->summary == "Once");
-  auto c = store.counts();
+  auto c = *store.counts();
   CHECK(c.audit_rows == 1);
   CHECK(c.applied_updates == 1);
   CHECK(c.outbox_rows == 1);
@@ -337,7 +366,7 @@ TEST_CASE("applying the same task twice changes nothing the second time") {
     CHECK(t5->version == 3);
     CHECK(t5->type == "Epic");
     CHECK(t5->summary == "Twice");
-    c = store.counts();
+    c = *store.counts();
     CHECK(c.audit_rows == 2);
     CHECK(c.applied_updates == 2);
     CHECK(c.outbox_rows == 2);
@@ -361,12 +390,12 @@ TEST_CASE("writes for a task that no longer exists fail with storage_error") {
   store.begin();
   for (auto where : {stage::audit, stage::update, stage::notify}) {
     auto r = store.apply(where, task(1, 9, "Epic", none));
-    CHECK(r.outcome == store_result::kind::storage_error);
-    CHECK(r.reason == "task 9 does not exist any more");
+    CHECK(kind_of(r) == result_kind::storage_error);
+    CHECK(reason_of(r) == "task 9 does not exist any more");
   }
   CHECK(is_ok(store.apply(stage::update, task(1, 2, "Epic", none))));
-  CHECK(store.commit() == "");
-  auto c = store.counts();
+  CHECK(reason_of(store.commit()) == "");
+  auto c = *store.counts();
   CHECK(c.audit_rows == 0);
   CHECK(c.applied_updates == 1);
   CHECK(c.outbox_rows == 0);
@@ -378,12 +407,12 @@ TEST_CASE("begin and commit group writes and a lone apply commits by itself") {
   fixture f{kind};
   auto& store = *f.store;
   store.seed(4);
-  CHECK(store.commit() == ""); // nothing open: nothing to do
+  CHECK(reason_of(store.commit()) == ""); // nothing open: nothing to do
   store.begin();
   store.begin(); // joins the open group
   CHECK(is_ok(store.apply(stage::update, task(1, 1, "Epic", none))));
-  CHECK(store.commit() == "");
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
+  CHECK(reason_of(store.commit()) == "");
   CHECK(is_ok(store.apply(stage::update, task(1, 2, "Epic", none)))); // outside a group
   CHECK(store.find(1)->version == 2);
   CHECK(store.find(2)->version == 2);
@@ -405,11 +434,11 @@ TEST_CASE("sqlite: a refused write fails only its task and the store stays usabl
     for (auto where : {stage::validate, stage::audit, stage::update})
       REQUIRE(is_ok(store.apply(where, task(3, id, "Epic", none))));
   auto refused = store.apply(stage::notify, task(3, 7, "Epic", none));
-  CHECK(refused.outcome == store_result::kind::storage_error);
-  CHECK_THAT(refused.reason, Catch::Contains("outbox full"));
-  CHECK_THAT(refused.reason, Catch::Contains("outbox insert failed"));
+  CHECK(kind_of(refused) == result_kind::storage_error);
+  CHECK_THAT(reason_of(refused), Catch::Contains("outbox full"));
+  CHECK_THAT(reason_of(refused), Catch::Contains("outbox insert failed"));
   CHECK(is_ok(store.apply(stage::notify, task(3, 8, "Epic", none))));
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   CHECK(admin.rows("SELECT task_id FROM outbox") == std::vector<std::string>{"8"});
   // Task 7 failed in Notify: it was updated all the same.
   CHECK(admin.one("SELECT version, type FROM tasks WHERE id = 7") == "2|Epic");
@@ -418,8 +447,8 @@ TEST_CASE("sqlite: a refused write fails only its task and the store stays usabl
   admin.exec("DROP TRIGGER outbox_full");
   store.begin();
   CHECK(is_ok(store.apply(stage::notify, task(3, 7, "Epic", none))));
-  CHECK(store.commit() == "");
-  CHECK(store.counts().outbox_rows == 2);
+  CHECK(reason_of(store.commit()) == "");
+  CHECK(store.counts()->outbox_rows == 2);
 }
 
 TEST_CASE("sqlite: a refused task update leaves no applied_updates row behind") {
@@ -431,10 +460,10 @@ TEST_CASE("sqlite: a refused task update leaves no applied_updates row behind") 
              "BEGIN SELECT RAISE(ABORT, 'task 9 is locked'); END;");
   store.begin();
   auto refused = store.apply(stage::update, task(4, 9, "Epic", none));
-  CHECK(refused.outcome == store_result::kind::storage_error);
-  CHECK_THAT(refused.reason, Catch::Contains("task 9 is locked"));
+  CHECK(kind_of(refused) == result_kind::storage_error);
+  CHECK_THAT(reason_of(refused), Catch::Contains("task 9 is locked"));
   CHECK(is_ok(store.apply(stage::update, task(4, 8, "Epic", none))));
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   CHECK(admin.rows("SELECT task_id FROM applied_updates") == std::vector<std::string>{"8"});
   CHECK(store.find(9)->version == 1);
   admin.exec("DROP TRIGGER tasks_locked");
@@ -453,16 +482,16 @@ TEST_CASE("sqlite: an error that rolls back the transaction fails the whole grou
   store.begin();
   CHECK(is_ok(store.apply(stage::update, task(5, 1, "Epic", none))));
   auto refused = store.apply(stage::notify, task(5, 9, "Epic", none));
-  CHECK(refused.outcome == store_result::kind::storage_error);
-  CHECK_THAT(refused.reason, Catch::Contains("outbox broken"));
+  CHECK(kind_of(refused) == result_kind::storage_error);
+  CHECK_THAT(reason_of(refused), Catch::Contains("outbox broken"));
   auto later = store.apply(stage::update, task(5, 2, "Epic", none));
-  CHECK(later.outcome == store_result::kind::storage_error);
-  CHECK_THAT(later.reason, Catch::Contains("rolled back"));
-  auto err = store.commit();
+  CHECK(kind_of(later) == result_kind::storage_error);
+  CHECK_THAT(reason_of(later), Catch::Contains("rolled back"));
+  auto err = reason_of(store.commit());
   CHECK_THAT(err, Catch::Contains("outbox broken"));
   CHECK(store.find(1)->version == 1);
   CHECK(store.find(2)->version == 1);
-  CHECK(store.counts().applied_updates == 0);
+  CHECK(store.counts()->applied_updates == 0);
   // The store is usable again in the next group.
   admin.exec("DROP TRIGGER outbox_broken");
   REQUIRE(is_ok(run_all(store, task(5, 1, "Epic", none))));
@@ -480,7 +509,7 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
   store.begin();
   CHECK(is_ok(store.apply(stage::update, task(1, 1, "Epic", none))));
   CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "1");
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "2");
   CHECK(db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         == std::vector<std::string>{"applied_updates", "audit", "outbox", "tasks"});
@@ -489,11 +518,11 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
 TEST_CASE("sqlite: the data survives reopening the file") {
   temp_db_path file;
   {
-    auto store = make_sqlite_store(file.path.string());
+    auto store = sqlite_at(file.path);
     store->seed(5);
     REQUIRE(is_ok(run_all(*store, task(1, 4, "Epic", "Kept"))));
   }
-  auto store = make_sqlite_store(file.path.string());
+  auto store = sqlite_at(file.path);
   auto t4 = store->find(4);
   REQUIRE(t4);
   CHECK(t4->summary == "Kept");
@@ -501,33 +530,33 @@ TEST_CASE("sqlite: the data survives reopening the file") {
   // The rows written before make a retry a no-op.
   REQUIRE(is_ok(run_all(*store, task(1, 4, "Epic", "Kept"))));
   CHECK(store->find(4)->version == 2);
-  auto c = store->counts();
+  auto c = *store->counts();
   CHECK(c.tasks == 5);
   CHECK(c.audit_rows == 1);
   CHECK(c.applied_updates == 1);
   CHECK(c.outbox_rows == 1);
 }
 
-TEST_CASE("sqlite: opening a bad path throws naming the path") {
+TEST_CASE("sqlite: opening a bad path fails naming the path") {
   auto missing_dir = fs::temp_directory_path() / "taskpipe-no-such-dir-4711" / "x.db";
-  try {
-    make_sqlite_store(missing_dir.string());
-    FAIL("no exception");
-  } catch (const std::runtime_error& e) {
-    CHECK_THAT(e.what(), Catch::Contains(missing_dir.string()));
+  store_options opts;
+  opts.location = missing_dir.string();
+  {
+    auto store = open_sqlite_store(opts);
+    REQUIRE_FALSE(store);
+    CHECK_THAT(reason_of(store.error()), Catch::Contains(missing_dir.string()));
   }
   temp_db_path garbage;
   {
     std::ofstream out{garbage.path};
     out << std::string(8192, 'x');
   }
-  try {
-    make_sqlite_store(garbage.path.string());
-    FAIL("no exception");
-  } catch (const std::runtime_error& e) {
-    CHECK_THAT(e.what(), Catch::Contains(garbage.path.string()));
-    CHECK_THAT(e.what(), Catch::Contains("not a database"));
-  }
+  opts.location = garbage.path.string();
+  auto store = open_sqlite_store(opts);
+  REQUIRE_FALSE(store);
+  CHECK(code_of(store.error()) == failure_code::storage_error);
+  CHECK_THAT(reason_of(store.error()), Catch::Contains(garbage.path.string()));
+  CHECK_THAT(reason_of(store.error()), Catch::Contains("not a database"));
 }
 
 TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
@@ -544,7 +573,7 @@ TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
   for (std::uint64_t batch : {12, 11, 13, 11})
     for (auto where : all_stages)
       CHECK(is_ok(store.apply(where, task(batch, 4, "Epic", "Retry"))));
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   for (std::uint64_t batch : {13, 12})
     REQUIRE(is_ok(run_all(store, task(batch, 4, "Epic", "Retry"))));
   auto t4 = store.find(4);
@@ -553,7 +582,7 @@ TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
   CHECK(t4->type == "Story");
   CHECK(t4->summary == "Batch 13");
   CHECK(store.find(5)->version == 2);
-  auto c = store.counts();
+  auto c = *store.counts();
   CHECK(c.audit_rows == 4);
   CHECK(c.applied_updates == 4);
   CHECK(c.outbox_rows == 4);
@@ -562,7 +591,7 @@ TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
   CHECK(store.find(4)->version == 5);
   CHECK(store.find(4)->type == "SubTask");
   CHECK(store.find(4)->summary == "Batch 13");
-  CHECK(store.counts().applied_updates == 5);
+  CHECK(store.counts()->applied_updates == 5);
 }
 
 TEST_CASE("tasks seeded later and long summaries are kept exactly") {
@@ -571,8 +600,8 @@ TEST_CASE("tasks seeded later and long summaries are kept exactly") {
   fixture f{kind};
   auto& store = *f.store;
   store.seed(2);
-  CHECK(store.apply(stage::validate, task(1, 3000, none, "x")).outcome
-        == store_result::kind::not_found);
+  CHECK(kind_of(store.apply(stage::validate, task(1, 3000, none, "x")))
+        == result_kind::not_found);
   store.seed(3000);
   CHECK(is_ok(store.apply(stage::validate, task(1, 3000, none, "x"))));
   CHECK_FALSE(store.find(3001));
@@ -583,17 +612,17 @@ TEST_CASE("tasks seeded later and long summaries are kept exactly") {
   CHECK(store.find(3000)->summary == long_summary);
   CHECK(store.find(2999)->summary == "");
   CHECK(store.find(2998)->summary == "Task 2998");
-  CHECK(store.counts().tasks == 3000);
+  CHECK(store.counts()->tasks == 3000);
 }
 
 namespace {
 
 /// Runs one stage for a chunk: through apply_chunk, or task by task through apply.
-std::vector<store_result> run_chunk(task_store& store, stage where,
+std::vector<caf::error> run_chunk(task_store& store, stage where,
                                     const std::vector<task_envelope>& tasks, bool chunked) {
-  std::vector<store_result> results;
+  std::vector<caf::error> results;
   if (chunked) {
-    results.push_back(store_result::ok()); // stale content must go
+    results.push_back(caf::error{}); // stale content must go
     store.apply_chunk(where, tasks, results);
   } else {
     for (const auto& t : tasks)
@@ -602,18 +631,20 @@ std::vector<store_result> run_chunk(task_store& store, stage where,
   return results;
 }
 
-std::string describe(const store_result& r) {
-  switch (r.outcome) {
-    case store_result::kind::ok:
+std::string describe(const caf::error& r) {
+  switch (kind_of(r)) {
+    case result_kind::ok:
       return "ok";
-    case store_result::kind::not_found:
-      return "not_found: " + r.reason;
+    case result_kind::not_found:
+      return "not_found: " + reason_of(r);
+    case result_kind::storage_error:
+      return "storage_error: " + reason_of(r);
     default:
-      return "storage_error: " + r.reason;
+      return "other: " + reason_of(r);
   }
 }
 
-std::vector<std::string> describe(const std::vector<store_result>& results) {
+std::vector<std::string> describe(const std::vector<caf::error>& results) {
   std::vector<std::string> out;
   for (const auto& r : results)
     out.push_back(describe(r));
@@ -627,7 +658,7 @@ std::vector<std::string> contents(fixture& f, std::int64_t max_id) {
     if (auto t = f.store->find(id))
       out.push_back(std::to_string(id) + "|" + t->type + "|" + t->summary + "|"
                     + std::to_string(t->version));
-  auto c = f.store->counts();
+  auto c = *f.store->counts();
   out.push_back("counts " + std::to_string(c.tasks) + " " + std::to_string(c.audit_rows) + " "
                 + std::to_string(c.applied_updates) + " " + std::to_string(c.outbox_rows));
   if (f.is_sqlite()) {
@@ -673,10 +704,10 @@ TEST_CASE("apply_chunk gives the results of apply task by task") {
     INFO("stage: " << to_string(where));
     chunked.store->begin();
     auto got = run_chunk(*chunked.store, where, tasks, true);
-    CHECK(chunked.store->commit() == "");
+    CHECK(reason_of(chunked.store->commit()) == "");
     single.store->begin();
     auto want = run_chunk(*single.store, where, tasks, false);
-    CHECK(single.store->commit() == "");
+    CHECK(reason_of(single.store->commit()) == "");
     REQUIRE(got.size() == tasks.size());
     CHECK(describe(got) == describe(want));
   }
@@ -707,7 +738,7 @@ TEST_CASE("apply_chunk reports missing tasks and outside a group commits by itse
   store.seed(4);
   std::vector<task_envelope> tasks{task(1, 4, "Epic", none), task(1, 6, "Epic", none),
                                    task(1, 2, none, "Two")};
-  std::vector<store_result> results;
+  std::vector<caf::error> results;
   store.apply_chunk(stage::validate, tasks, results);
   CHECK(describe(results)
         == std::vector<std::string>{"ok", "not_found: task 6 does not exist", "ok"});
@@ -723,7 +754,7 @@ TEST_CASE("apply_chunk reports missing tasks and outside a group commits by itse
   CHECK(results.empty());
   CHECK(store.find(4)->version == 2);
   CHECK(store.find(2)->summary == "Two");
-  auto c = store.counts();
+  auto c = *store.counts();
   CHECK(c.audit_rows == 2);
   CHECK(c.applied_updates == 2);
   CHECK(c.outbox_rows == 2);
@@ -741,7 +772,7 @@ TEST_CASE("sqlite: a refused write in the middle of a chunk fails only its task"
   std::vector<task_envelope> tasks;
   for (std::int64_t id = 5; id <= 9; ++id)
     tasks.push_back(task(3, id, "Epic", none));
-  std::vector<store_result> results;
+  std::vector<caf::error> results;
   store.begin();
   for (auto where : {stage::validate, stage::audit}) {
     store.apply_chunk(where, tasks, results);
@@ -749,17 +780,17 @@ TEST_CASE("sqlite: a refused write in the middle of a chunk fails only its task"
   }
   store.apply_chunk(stage::update, tasks, results);
   REQUIRE(results.size() == 5);
-  CHECK(results[1].outcome == store_result::kind::storage_error);
-  CHECK_THAT(results[1].reason, Catch::Contains("task 6 is locked"));
+  CHECK(kind_of(results[1]) == result_kind::storage_error);
+  CHECK_THAT(reason_of(results[1]), Catch::Contains("task 6 is locked"));
   for (std::size_t i : {0, 2, 3, 4})
     CHECK(is_ok(results[i]));
   store.apply_chunk(stage::notify, tasks, results);
   REQUIRE(results.size() == 5);
-  CHECK(results[2].outcome == store_result::kind::storage_error);
-  CHECK_THAT(results[2].reason, Catch::Contains("outbox full"));
+  CHECK(kind_of(results[2]) == result_kind::storage_error);
+  CHECK_THAT(reason_of(results[2]), Catch::Contains("outbox full"));
   for (std::size_t i : {0, 1, 3, 4})
     CHECK(is_ok(results[i])); // task 6's notify is not the store's to refuse
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   CHECK(admin.rows("SELECT task_id FROM applied_updates ORDER BY task_id")
         == std::vector<std::string>{"5", "7", "8", "9"});
   CHECK(admin.rows("SELECT task_id FROM outbox ORDER BY task_id")
@@ -774,10 +805,10 @@ TEST_CASE("sqlite: a refused write in the middle of a chunk fails only its task"
     store.apply_chunk(where, tasks, results);
     CHECK(describe(results) == std::vector<std::string>(5, "ok"));
   }
-  CHECK(store.commit() == "");
+  CHECK(reason_of(store.commit()) == "");
   for (std::int64_t id = 5; id <= 9; ++id)
     CHECK(store.find(id)->version == 2);
-  auto c = store.counts();
+  auto c = *store.counts();
   CHECK(c.audit_rows == 5);
   CHECK(c.applied_updates == 5);
   CHECK(c.outbox_rows == 5);
@@ -793,7 +824,7 @@ TEST_CASE("sqlite: an error that rolls back the transaction mid-chunk fails the 
   std::vector<task_envelope> tasks;
   for (std::int64_t id = 1; id <= 5; ++id)
     tasks.push_back(task(5, id, "Epic", none));
-  std::vector<store_result> results;
+  std::vector<caf::error> results;
   store.begin();
   store.apply_chunk(stage::update, tasks, results);
   CHECK(describe(results) == std::vector<std::string>(5, "ok"));
@@ -801,21 +832,21 @@ TEST_CASE("sqlite: an error that rolls back the transaction mid-chunk fails the 
   REQUIRE(results.size() == 5);
   CHECK(is_ok(results[0]));
   CHECK(is_ok(results[1]));
-  CHECK_THAT(results[2].reason, Catch::Contains("outbox broken"));
+  CHECK_THAT(reason_of(results[2]), Catch::Contains("outbox broken"));
   for (std::size_t i : {3, 4}) {
-    CHECK(results[i].outcome == store_result::kind::storage_error);
-    CHECK_THAT(results[i].reason, Catch::Contains("rolled back"));
+    CHECK(kind_of(results[i]) == result_kind::storage_error);
+    CHECK_THAT(reason_of(results[i]), Catch::Contains("rolled back"));
   }
-  CHECK_THAT(store.commit(), Catch::Contains("outbox broken"));
-  CHECK(store.counts().applied_updates == 0);
+  CHECK_THAT(reason_of(store.commit()), Catch::Contains("outbox broken"));
+  CHECK(store.counts()->applied_updates == 0);
   CHECK(store.find(1)->version == 1);
   // A lone chunk is a group of its own: all of it fails when the group cannot commit.
   store.apply_chunk(stage::notify, tasks, results);
   for (const auto& r : results) {
-    CHECK(r.outcome == store_result::kind::storage_error);
-    CHECK_THAT(r.reason, Catch::Contains("outbox broken"));
+    CHECK(kind_of(r) == result_kind::storage_error);
+    CHECK_THAT(reason_of(r), Catch::Contains("outbox broken"));
   }
-  CHECK(store.counts().outbox_rows == 0);
+  CHECK(store.counts()->outbox_rows == 0);
   admin.exec("DROP TRIGGER outbox_broken");
   store.apply_chunk(stage::update, tasks, results);
   CHECK(describe(results) == std::vector<std::string>(5, "ok"));
@@ -826,7 +857,7 @@ TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed
   fixture f{which_store::sqlite};
   auto& store = *f.store;
   store.seed(20'000);
-  std::vector<store_result> results;
+  std::vector<caf::error> results;
   for (std::int64_t first = 1; first <= 20'000; first += 500) {
     std::vector<task_envelope> tasks;
     for (auto id = first; id < first + 500; ++id)
@@ -836,15 +867,15 @@ TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed
       store.apply_chunk(where, tasks, results);
       REQUIRE(describe(results) == std::vector<std::string>(tasks.size(), "ok"));
     }
-    REQUIRE(store.commit() == "");
+    REQUIRE(reason_of(store.commit()) == "");
   }
   reader db{f.file->path};
   CHECK(db.one("PRAGMA integrity_check") == "ok");
   CHECK(db.one("SELECT count(*), min(version), max(version) FROM tasks") == "20000|2|2");
   CHECK(db.one("SELECT count(*) FROM outbox") == "20000");
   f.store.reset();
-  auto reopened = make_sqlite_store(f.file->path.string());
-  CHECK(reopened->counts().audit_rows == 20'000);
+  auto reopened = sqlite_at(f.file->path);
+  CHECK(reopened->counts()->audit_rows == 20'000);
 }
 
 TEST_CASE("a batch with far apart ids keeps each retry a no-op") {
@@ -865,7 +896,7 @@ TEST_CASE("a batch with far apart ids keeps each retry a no-op") {
   }
   CHECK(store.find(1003)->version == 1);
   CHECK(store.find(62)->version == 1);
-  auto c = store.counts();
+  auto c = *store.counts();
   CHECK(c.audit_rows == ids.size());
   CHECK(c.applied_updates == ids.size());
   CHECK(c.outbox_rows == ids.size());
@@ -903,7 +934,7 @@ std::vector<std::string> run_stages(task_store& store, const std::vector<task_en
   for (auto where : all_stages)
     for (auto& line : describe(run_chunk(store, where, tasks, chunked)))
       out.push_back(std::string{to_string(where)} + " " + line);
-  out.push_back("commit " + store.commit());
+  out.push_back("commit " + reason_of(store.commit()));
   return out;
 }
 
@@ -1001,7 +1032,7 @@ TEST_CASE("sqlite: a rollback inside a large chunk fails its task and the rest o
   CHECK_THAT(of_stage[100], Catch::Contains("rolled back"));
   CHECK_THAT(of_stage[149], Catch::Contains("rolled back"));
   CHECK_THAT(got.back(), Catch::Contains("broken"));
-  auto c = chunked.store->counts();
+  auto c = *chunked.store->counts();
   CHECK(c.audit_rows == 0);
   CHECK(c.applied_updates == 0);
   CHECK(c.outbox_rows == 0);
@@ -1014,6 +1045,134 @@ TEST_CASE("sqlite: a rollback inside a large chunk fails its task and the rest o
   auto again = run_stages(*chunked.store, tasks, true);
   CHECK(std::count(again.begin(), again.end(), std::string{"update ok"}) == 150);
   CHECK(again.back() == "commit ");
-  CHECK(chunked.store->counts().outbox_rows == 150);
+  CHECK(chunked.store->counts()->outbox_rows == 150);
   CHECK(chunked.store->find(100)->version == 2);
+}
+
+namespace {
+
+/// The group a store actor would run: Update for tasks 1..5 of batch 1, then Validate and Audit
+/// for tasks 6..10 of batch 2.
+std::vector<chunk_work> mixed_group() {
+  std::vector<chunk_work> group(3);
+  group[0].where = stage::update;
+  group[1].where = stage::validate;
+  group[2].where = stage::audit;
+  for (std::int64_t id = 1; id <= 5; ++id) {
+    group[0].tasks.push_back(task(1, id, "Epic", none));
+    group[1].tasks.push_back(task(2, id + 5, "Epic", none));
+    group[2].tasks.push_back(task(2, id + 5, "Epic", none));
+  }
+  return group;
+}
+
+void exec_on(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  std::string why = msg ? msg : "";
+  sqlite3_free(msg);
+  if (rc != SQLITE_OK)
+    throw std::runtime_error("exec failed: " + why);
+}
+
+} // namespace
+
+TEST_CASE("sqlite: a transaction SQLite rolled back fails every task of its group") {
+  // SQLite rolls a transaction back on its own on I/O errors or out of memory, also during a
+  // read; the hook does the same to the store's connection, at the start of Validate's chunk or
+  // just before the COMMIT.
+  auto during_validate = GENERATE(true, false);
+  INFO((during_validate ? "rolled back during validate" : "rolled back before the commit"));
+  temp_db_path file;
+  bool armed = false;
+  sqlite_test_hooks hooks;
+  if (during_validate)
+    hooks.before_chunk = [&](sqlite3* db, stage where) {
+      if (armed && where == stage::validate)
+        exec_on(db, "ROLLBACK");
+    };
+  else
+    hooks.before_commit = [&](sqlite3* db) {
+      if (armed)
+        exec_on(db, "ROLLBACK");
+    };
+  store_options opts;
+  opts.location = file.path.string();
+  auto opened = open_sqlite_store(opts, hooks);
+  REQUIRE(opened);
+  auto& store = **opened;
+  REQUIRE_FALSE(store.seed(10));
+  armed = true;
+  auto group = mixed_group();
+  store.run_group(group);
+  armed = false;
+  for (const auto& work : group) {
+    INFO("stage " << to_string(work.where));
+    REQUIRE(work.results.size() == work.tasks.size());
+    for (const auto& r : work.results) {
+      CHECK(kind_of(r) == result_kind::storage_error);
+      CHECK_THAT(reason_of(r), Catch::Contains("rolled back"));
+    }
+  }
+  // Nothing of the group is in the store: not the writes before the rollback, nor after it.
+  auto c = *store.counts();
+  CHECK(c.audit_rows == 0);
+  CHECK(c.applied_updates == 0);
+  CHECK(store.find(1)->version == 1);
+  // The next group commits.
+  group = mixed_group();
+  store.run_group(group);
+  for (const auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(5, "ok"));
+  CHECK(store.find(1)->version == 2);
+  CHECK(store.counts()->audit_rows == 5);
+}
+
+TEST_CASE("sqlite: a group blocked by another writer fails with storage_error and the reason") {
+  temp_db_path file;
+  store_options opts;
+  opts.location = file.path.string();
+  opts.busy_timeout = std::chrono::milliseconds{50};
+  auto store = open_sqlite_store(opts);
+  REQUIRE(store);
+  REQUIRE_FALSE((*store)->seed(10));
+  reader other{file.path, true};
+  other.exec("BEGIN IMMEDIATE"); // holds the write lock
+  auto group = mixed_group();
+  (*store)->run_group(group);
+  for (const auto& work : group)
+    for (const auto& r : work.results) {
+      CHECK(kind_of(r) == result_kind::storage_error);
+      CHECK_THAT(reason_of(r), Catch::Contains("database is locked"));
+    }
+  CHECK((*store)->find(1)->version == 1);
+  other.exec("COMMIT");
+  group = mixed_group();
+  (*store)->run_group(group);
+  for (const auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(5, "ok"));
+  CHECK((*store)->find(1)->version == 2);
+}
+
+TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability normal") {
+  auto sync = GENERATE(durability::full, durability::normal);
+  temp_db_path file;
+  int seen = -1;
+  sqlite_test_hooks hooks;
+  hooks.opened = [&](sqlite3* db) {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, nullptr) == SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+      seen = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+  };
+  store_options opts;
+  opts.location = file.path.string();
+  if (sync == durability::normal)
+    opts.sync = durability::normal;
+  auto store = open_sqlite_store(opts, hooks);
+  REQUIRE(store);
+  CHECK(seen == (sync == durability::full ? 2 : 1));
+  reader db{file.path};
+  CHECK(db.one("PRAGMA journal_mode") == "wal");
 }

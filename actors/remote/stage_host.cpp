@@ -16,12 +16,15 @@ namespace {
 /// One front node's chain of pools on this host, seen from outside as one stage.
 struct segment_state {
   std::vector<stage_actor> pools;  ///< in pipeline order
+  store_actor store;               ///< this host's store: it enforces cancel and deadlines too
   static inline const char* name = "stage_segment";
 };
 
 stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> self,
-                                   std::vector<stage_actor> pools, outcome_sink_actor coordinator) {
+                                   std::vector<stage_actor> pools, store_actor store,
+                                   outcome_sink_actor coordinator) {
   self->state.pools = std::move(pools);
+  self->state.store = std::move(store);
   // The chain lives as long as its front node: a lost front leaves nothing running here.
   self->monitor(coordinator);
   auto end_chain = [self](const caf::error& reason) {
@@ -36,10 +39,12 @@ stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> 
     [self](cancel_atom, std::uint64_t batch) {
       for (auto& p : self->state.pools)
         self->send(p, cancel_atom_v, batch);
+      self->send(self->state.store, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
       for (auto& p : self->state.pools)
         self->send(p, expire_atom_v, batch);
+      self->send(self->state.store, expire_atom_v, batch);
     },
   };
 }
@@ -87,7 +92,8 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
         return caf::make_error(caf::sec::invalid_argument, "nothing to spawn");
       auto pools = spawn_chain(self->system(), wanted, cfg.local, chain_placement{}, next,
                                chain_outputs{coordinator, failures});
-      auto chain = self->system().spawn(segment, std::move(pools), std::move(coordinator));
+      auto chain = self->system().spawn(segment, std::move(pools), cfg.local.store,
+                                        std::move(coordinator));
       // A chain ends with its front; forget it then, so the list does not grow forever.
       self->monitor(chain);
       self->state.segments.push_back(chain);

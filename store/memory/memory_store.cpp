@@ -1,4 +1,4 @@
-// The in-process task store: SQLite's behaviour (see sqlite_store.cpp) without a file.
+// The in-process task store: SQLite's behaviour (see sqlite/sqlite_store.cpp) without a file.
 //
 // Laid out for the hot path (a chunk of tasks with consecutive ids going through one stage):
 // - Tasks: seed() is the only way a task comes to exist and it creates ids 1..count, so the tasks
@@ -15,20 +15,15 @@
 //   of a batch's ids, so a 1,000-task batch costs a few hundred bytes however often the same tasks
 //   are updated again), and a retried (batch, task) is found exactly.
 // begin()/commit() only fix the group's timestamp: nothing in memory can fail to commit.
-#include "actors/store/task_store.hpp"
+#include "store/memory/memory_store.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <limits>
+#include <array>
+#include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
-#include <array>
 #include <utility>
 #include <vector>
 
@@ -99,26 +94,32 @@ public:
     story_ = intern("Story");
   }
 
-  void seed(std::int64_t count) override {
+  bool blocks() const override {
+    return false;
+  }
+
+  caf::error seed(std::int64_t count) override {
     if (count <= 0 || static_cast<std::uint64_t>(count) <= rows_.size())
-      return;
+      return caf::none;
     auto now = unix_now_ms();
     auto n = static_cast<std::size_t>(count);
     rows_.reserve(n);
     while (rows_.size() < n)
       rows_.push_back(task_row{1, now, {}, story_, true});
+    return caf::none;
   }
 
-  caf::optional<stored_task> find(std::int64_t id) override {
+  caf::expected<stored_task> find(std::int64_t id) override {
     auto* row = row_of(id);
     if (!row)
-      return caf::none;
+      return not_found(id);
     return stored_task{id, type_names_[row->type], text(id, *row), row->version,
                        utc_text(row->updated_ms)};
   }
 
-  store_counts counts() override {
-    return {rows_.size(), rows_in_[audit_table], rows_in_[applied_table], rows_in_[outbox_table]};
+  caf::expected<store_counts> counts() override {
+    return store_counts{rows_.size(), rows_in_[audit_table], rows_in_[applied_table],
+                        rows_in_[outbox_table]};
   }
 
   void begin() override {
@@ -128,18 +129,27 @@ public:
     now_ms_ = unix_now_ms();
   }
 
-  std::string commit() override {
+  caf::error commit() override {
     in_group_ = false;
-    return {};
+    return caf::none;
   }
 
-  store_result apply(stage where, const task_envelope& t) override {
+  void apply_chunk(stage where, const std::vector<task_envelope>& tasks,
+                   std::vector<caf::error>& results) override {
+    results.clear();
+    results.resize(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i)
+      results[i] = apply_one(where, tasks[i]);
+  }
+
+private:
+  caf::error apply_one(stage where, const task_envelope& t) {
     auto id = t.update.id;
     switch (where) {
       case stage::validate:
         if (!row_of(id))
-          return {store_result::kind::not_found, "task " + std::to_string(id) + " does not exist"};
-        return store_result::ok();
+          return not_found(id);
+        return caf::none;
       case stage::audit:
         return add_row(audit_table, t);
       case stage::update: {
@@ -147,7 +157,7 @@ public:
         if (!row)
           return vanished(id);
         if (has_key(applied_table, t.batch, id))
-          return store_result::ok(); // applied before
+          return caf::none; // applied before
         if (t.update.type)
           row->type = intern(*t.update.type);
         if (t.update.summary) {
@@ -157,16 +167,15 @@ public:
         row->version += 1;
         row->updated_ms = timestamp();
         add_key(applied_table, t.batch, id);
-        return store_result::ok();
+        return caf::none;
       }
       case stage::notify:
         return add_row(outbox_table, t);
       default:
-        return store_result::ok(); // no store work between stages
+        return caf::none; // no store work between stages
     }
   }
 
-private:
   /// The row tables whose (batch, task) keys a task row tracks.
   enum table : unsigned { audit_table, applied_table, outbox_table };
 
@@ -208,14 +217,14 @@ private:
   }
 
   /// Audit and notify: a row keyed by (batch, task) and nothing else.
-  store_result add_row(table which, const task_envelope& t) {
+  caf::error add_row(table which, const task_envelope& t) {
     auto id = t.update.id;
     auto* row = row_of(id);
     if (!row)
       return vanished(id);
     if (!has_key(which, t.batch, id)) // else: written before
       add_key(which, t.batch, id);
-    return store_result::ok();
+    return caf::none;
   }
 
   static std::string text(std::int64_t id, const task_row& row) {
@@ -224,9 +233,13 @@ private:
     return row.summary;
   }
 
-  static store_result vanished(std::int64_t id) {
-    return {store_result::kind::storage_error,
-            "task " + std::to_string(id) + " does not exist any more"};
+  static caf::error not_found(std::int64_t id) {
+    return make_store_error(failure_code::not_found,
+                            "task " + std::to_string(id) + " does not exist");
+  }
+
+  static caf::error vanished(std::int64_t id) {
+    return storage_error("task " + std::to_string(id) + " does not exist any more");
   }
 
   std::int64_t timestamp() const {

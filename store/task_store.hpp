@@ -1,0 +1,141 @@
+// The task store: one interface, one folder per implementation (memory/, sqlite/) and what they
+// share (errors, options, the factory, timestamps, the outbox message). Implementations are NOT
+// thread-safe and may block: only the store actor (actors/store_actor.*) calls them, on its own
+// thread when they block.
+#pragma once
+
+#include "messages/outcome.hpp"
+#include "messages/task.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace taskpipe {
+
+// -- errors ---------------------------------------------------------------------------------------
+
+/// Every error of the store is a caf::error of this category. Its code is the failure_code a task
+/// fails with (not_found or storage_error), plus one (caf::error reserves 0 for "no error"); its
+/// context is one string, the reason in words a user can act on.
+inline constexpr caf::atom_value store_error_category = caf::atom("store");
+
+caf::error make_store_error(failure_code code, std::string reason);
+
+/// The store refused or lost a write, or cannot be opened or read.
+caf::error storage_error(std::string reason);
+
+/// The failure code a task fails with for `err`: storage_error for errors that are not the store's.
+failure_code code_of(const caf::error& err);
+
+/// The reason of a store error; "" for none, a rendering of the error for one not of the store's.
+std::string reason_of(const caf::error& err);
+
+// -- the interface --------------------------------------------------------------------------------
+
+/// One stage's store work for one chunk of tasks: the unit a group (one transaction) is made of.
+struct chunk_work {
+  stage where = stage::pipeline;
+  std::vector<task_envelope> tasks;
+  /// Per task, once the group ran: none when its work is done and committed, else why not.
+  std::vector<caf::error> results;
+};
+
+class task_store {
+public:
+  virtual ~task_store();
+
+  /// Whether the calls may block (file or network I/O): the store actor then gets a thread of its
+  /// own so that the scheduler's threads never wait.
+  virtual bool blocks() const = 0;
+
+  /// Creates tasks 1..count (type Story, summary "Task <id>", version 1) where they do not exist.
+  virtual caf::error seed(std::int64_t count) = 0;
+
+  /// The stored task; not_found if there is none.
+  virtual caf::expected<stored_task> find(std::int64_t id) = 0;
+
+  /// How many rows each table holds.
+  virtual caf::expected<store_counts> counts() = 0;
+
+  /// Groups the following apply_chunk() calls into one transaction (group commit). A begin()
+  /// while a group is open joins it.
+  virtual void begin() = 0;
+
+  /// One stage's store work for every task of a chunk, in order; afterwards results[i] (resized to
+  /// tasks.size()) is none or why tasks[i] failed. The work of a task is keyed by
+  /// (batch_id_text(t.batch), t.update.id), so that applying the same task twice changes nothing
+  /// the second time:
+  /// - validate: not_found if no task with that id exists (no write).
+  /// - audit: one audit row with the task's current (old) and requested (new) type and summary.
+  /// - update: applies the requested type/summary, bumps version by one and sets updated_at, and
+  ///   records that it applied (batch, task) so that a second apply is a no-op.
+  /// - notify: one outbox row with outbox_message().
+  /// - pipeline: nothing (no store work between stages).
+  /// A write the store refuses yields storage_error with the store's reason. Joins the open group,
+  /// else the chunk is a group of its own. A chunk is the unit of work: a store that talks to a
+  /// server does one round trip per chunk, not per task.
+  virtual void apply_chunk(stage where, const std::vector<task_envelope>& tasks,
+                           std::vector<caf::error>& results)
+    = 0;
+
+  /// Commits the group: none on success, else why not (the group's writes are then rolled back
+  /// and every task in it must be failed with storage_error). None when no group is open.
+  virtual caf::error commit() = 0;
+
+  /// Runs a whole group, what the store actor does with everything queued: begin(), each chunk's
+  /// apply_chunk(), commit(); when the commit fails, every task of the group that had passed fails
+  /// with storage_error "<stage> commit failed: <why>". A store may override it to send the whole
+  /// group at once (a server's pipeline mode), with the same results.
+  virtual void run_group(std::span<chunk_work> group);
+
+  /// One task's stage work: apply_chunk() with a chunk of one.
+  caf::error apply(stage where, const task_envelope& t);
+};
+
+// -- opening a store ------------------------------------------------------------------------------
+
+enum class store_kind : std::uint8_t { sqlite, memory };
+
+/// What a commit promises (`--durability`; SQLite).
+enum class durability : std::uint8_t {
+  full,   ///< on disk (fsynced) before commit() returns: nothing is answered before that
+  normal, ///< survives a crash of the process, not a power loss or OS crash (WAL synchronous=NORMAL)
+};
+
+struct store_options {
+  store_kind kind = store_kind::sqlite;
+  /// Where the store lives: for SQLite the file (created if missing).
+  std::string location = "taskpipe.db";
+  durability sync = durability::full;
+  /// How long a write waits for another connection's lock before it fails (SQLite).
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+/// Opens the store `opts` describe; the error names the location and what is wrong.
+caf::expected<std::unique_ptr<task_store>> open_store(const store_options& opts);
+
+// -- shared by the implementations ----------------------------------------------------------------
+
+/// Milliseconds since the Unix epoch, now.
+std::int64_t unix_now_ms();
+
+/// `unix_ms` as the store writes timestamps: UTC, ISO 8601 with milliseconds,
+/// "2026-11-27T23:01:02.345Z".
+std::string utc_text(std::int64_t unix_ms);
+
+/// Notify's outbox message for a task as it is after its update, e.g.
+/// `task 17 updated to version 2: type Story, summary "Rename \"login\" page"` (the summary quoted
+/// with '\' and '"' escaped, so that it reads unambiguously). Appends to `out`.
+void append_outbox_message(std::string& out, std::int64_t id, std::int64_t version,
+                           std::string_view type, std::string_view summary);
+
+} // namespace taskpipe
