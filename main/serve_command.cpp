@@ -1,4 +1,4 @@
-#include "main/http/serve_command.hpp"
+#include "main/serve_command.hpp"
 
 #include "main/http/actor_backend.hpp"
 #include "main/http/server.hpp"
