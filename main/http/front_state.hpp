@@ -8,6 +8,7 @@
 #include "actors/metrics.hpp"
 #include "main/http/backend.hpp"
 #include "main/http/metrics_text.hpp"
+#include "main/http/request_body.hpp"
 #include "main/http/server_options.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -26,7 +27,11 @@ namespace taskpipe::http {
 
 struct front_state : std::enable_shared_from_this<front_state> {
   front_state(backend& b, std::shared_ptr<const pipeline_metrics> m, server_options o)
-    : be(b), metrics(std::move(m)), opts(std::move(o)), ioc(static_cast<int>(opts.threads)) {
+    : be(b),
+      metrics(std::move(m)),
+      opts(std::move(o)),
+      bodies(counters.body_bytes_in_flight, opts.max_body_bytes_in_flight),
+      ioc(static_cast<int>(opts.threads)) {
   }
 
   // Everything a connection touches is declared before `ioc`: destroying the io_context
@@ -35,6 +40,7 @@ struct front_state : std::enable_shared_from_this<front_state> {
   std::shared_ptr<const pipeline_metrics> metrics;
   server_options opts;
   http_counters counters;
+  body_budget bodies;  ///< --max-body-bytes-in-flight
   std::atomic<bool> draining{false};
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};
@@ -45,12 +51,25 @@ struct front_state : std::enable_shared_from_this<front_state> {
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
+
+  /// The worker pool: decodes large bodies and renders large reports, at a lower CPU priority,
+  /// so that no request's bulk work holds up the I/O threads or another's small request.
+  /// Declared after `ioc`: destroyed first (a job left over holds a connection's coroutine,
+  /// whose destructor still uses the members above).
+  boost::asio::io_context workers{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+    workers_work;
+  std::vector<std::thread> worker_threads;
 };
 
 /// Counts something open (a connection, a request) for as long as it lives.
 struct counter_guard {
   explicit counter_guard(std::atomic<std::uint64_t>& c) : counter(c) {
     counter.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Takes over a unit the caller already counted.
+  struct adopt_t {};
+  counter_guard(std::atomic<std::uint64_t>& c, adopt_t) : counter(c) {
   }
   ~counter_guard() {
     counter.fetch_sub(1, std::memory_order_relaxed);

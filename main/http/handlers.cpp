@@ -9,15 +9,21 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <malloc.h>
 #include <cstdint>
 #include <memory>
+#include <exception>
 #include <optional>
+#include <type_traits>
 
 namespace taskpipe::http {
 
 namespace asio = boost::asio;
 
 namespace {
+
+/// After decoding a larger body, freed memory goes back to the system (see submit_batch).
+constexpr std::size_t max_untrimmed_decode_bytes = 1 << 20;
 
 /// Awaits the backend's answer: `start` receives a reply_fn that may be called on any thread; the
 /// answer is posted to the coroutine's executor (the connection's strand) and resumes it there.
@@ -43,6 +49,40 @@ asio::awaitable<backend_reply> backend_call(front_state& st, Start& start) {
     asio::use_awaitable);
 }
 
+/// Runs `work` on the worker pool and resumes the caller (on its strand) with the result; an
+/// exception `work` throws is rethrown in the caller. Called like backend_call, with a named
+/// `work` (the g++ 12 co_await temporaries bug).
+template <class Work>
+asio::awaitable<std::invoke_result_t<Work&>> on_workers(front_state& st, Work& work) {
+  using result = std::invoke_result_t<Work&>;
+  return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, result)>(
+    [&st, work = std::move(work)](auto handler) mutable {
+      auto ex = asio::get_associated_executor(handler);
+      asio::post(st.workers, [work = std::move(work), handler = std::move(handler), ex]() mutable {
+        std::exception_ptr error;
+        result out{};
+        try {
+          out = work();
+        } catch (...) {
+          error = std::current_exception();
+        }
+        asio::post(ex, [handler = std::move(handler), error, out = std::move(out)]() mutable {
+          handler(error, std::move(out));
+        });
+      });
+    },
+    asio::use_awaitable);
+}
+
+/// A report or status rendered where its size says (see max_inline_render_failures).
+template <class Render>
+asio::awaitable<std::string> rendered(front_state& st, const batch_report& report, Render render) {
+  if (report.failures.size() <= max_inline_render_failures)
+    co_return render(report);
+  auto work = [&report, render] { return render(report); };
+  co_return co_await on_workers(st, work);
+}
+
 response refused_or_failed(const front_state& st, const backend_reply& r) {
   if (r.what == backend_reply::kind::refused)
     return refused(st.opts, r.why, r.detail);
@@ -50,11 +90,25 @@ response refused_or_failed(const front_state& st, const backend_reply& r) {
 }
 
 /// POST /v1/batches once its body is read.
-asio::awaitable<response> submit_batch(front_state& st, const plan& p, std::string_view body) {
+asio::awaitable<response> submit_batch(front_state& st, const plan& p, request_body body) {
   const auto& opts = st.opts;
-  auto decoded = decode_batch(body, static_cast<std::size_t>(
-                                      std::min<std::uint64_t>(opts.max_batch_tasks,
-                                                              opts.max_in_flight)));
+  auto max_tasks = static_cast<std::size_t>(
+    std::min<std::uint64_t>(opts.max_batch_tasks, opts.max_in_flight));
+  decode_result decoded;
+  if (body.text.size() <= max_inline_decode_bytes) {
+    decoded = decode_batch(body.text, max_tasks);
+  } else {
+    auto work = [&body, max_tasks] {
+      auto result = decode_batch(body.text, max_tasks);
+      // nlohmann's lexer keeps a copy of each token (whitespace runs included) that can grow
+      // as large as the body; malloc keeps such freed memory in the thread's arena unless told.
+      if (body.text.size() > max_untrimmed_decode_bytes)
+        ::malloc_trim(0);
+      return result;
+    };
+    decoded = co_await on_workers(st, work);
+  }
+  body.release();  // the raw body is no longer needed (nor counted)
   if (decoded.status == decode_status::invalid_json)
     co_return error_response(bhttp::status::bad_request, "invalid_json", decoded.detail);
   if (decoded.status == decode_status::invalid_batch)
@@ -80,8 +134,10 @@ asio::awaitable<response> submit_batch(front_state& st, const plan& p, std::stri
   auto answer = co_await backend_call(st, start);
   if (answer.what != backend_reply::kind::ok)
     co_return refused_or_failed(st, answer);
-  if (wait)
-    co_return json_response(bhttp::status::ok, report_json(answer.report));
+  if (wait) {
+    auto text = co_await rendered(st, answer.report, report_json);
+    co_return json_response(bhttp::status::ok, std::move(text));
+  }
   auto r = json_response(bhttp::status::accepted, accepted_json(answer.report.batch_id));
   r.headers.emplace_back(bhttp::field::location, batch_url(answer.report.batch_id));
   co_return r;
@@ -108,7 +164,8 @@ asio::awaitable<response> batch_status(front_state& st, const plan& p) {
                                + " (unknown, or finished more than 10 minutes ago)");
   if (answer.what != backend_reply::kind::ok)
     co_return refused_or_failed(st, answer);
-  co_return json_response(bhttp::status::ok, status_json(answer.report));
+  auto text = co_await rendered(st, answer.report, status_json);
+  co_return json_response(bhttp::status::ok, std::move(text));
 }
 
 /// GET /v1/tasks/{id}.
@@ -130,10 +187,13 @@ asio::awaitable<response> stored_task_of(front_state& st, const plan& p) {
 
 } // namespace
 
-asio::awaitable<response> answer(front_state& st, const plan& p, std::string body) {
+asio::awaitable<response> answer(front_state& st, const plan& p, request_body body) {
+  if (p.where == route::submit)
+    co_return co_await submit_batch(st, p, std::move(body));
+  body.release();  // other routes ignore their (small) bodies
   switch (p.where) {
     case route::submit:
-      co_return co_await submit_batch(st, p, body);
+      break;
     case route::batch_status:
     case route::batch_cancel:
       co_return co_await batch_status(st, p);

@@ -55,12 +55,14 @@ std::optional<response> find_route(const bhttp::request_header<>& head, std::str
   auto not_allowed = [&](std::string allow) {
     return method_not_allowed(method, method_text, path, std::move(allow));
   };
+  // HEAD is GET without the body (the session leaves it out).
+  bool get = method == bhttp::verb::get || method == bhttp::verb::head;
   if (path == "/v1/batches") {
     if (method != bhttp::verb::post)
       return not_allowed("POST");
     p.where = route::submit;
   } else if (auto id = segment_after(path, "/v1/batches/")) {
-    if (method == bhttp::verb::get)
+    if (get)
       p.where = route::batch_status;
     else if (method == bhttp::verb::delete_)
       p.where = route::batch_cancel;
@@ -68,12 +70,12 @@ std::optional<response> find_route(const bhttp::request_header<>& head, std::str
       return not_allowed("GET, DELETE");
     p.batch_id = std::string{*id};
   } else if (auto task = segment_after(path, "/v1/tasks/")) {
-    if (method != bhttp::verb::get)
+    if (!get)
       return not_allowed("GET");
     p.where = route::task;
     p.task_text = std::string{*task};
   } else if (path == "/healthz" || path == "/metrics") {
-    if (method != bhttp::verb::get)
+    if (!get)
       return not_allowed("GET");
     p.where = path == "/healthz" ? route::healthz : route::metrics;
   } else {
@@ -105,6 +107,12 @@ routing route_request(const bhttp::request_header<>& head, const framing& body,
   auto path = target.substr(0, qpos);
   auto query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
 
+  // RFC 9112 6.3: a Transfer-Encoding without chunked last leaves the body's end unknown.
+  if (auto te = head.find(bhttp::field::transfer_encoding); te != head.end() && !body.chunked) {
+    auto r = bad_request("Transfer-Encoding must end in chunked, got " + quoted(sv(te->value())));
+    r.close = true;
+    return r;
+  }
   if (!opts.api_token.empty() && path != "/healthz") {
     auto it = head.find(bhttp::field::authorization);
     if (it == head.end() || !bearer_token_matches(sv(it->value()), opts.api_token))
@@ -117,6 +125,8 @@ routing route_request(const bhttp::request_header<>& head, const framing& body,
     return std::move(*err);
   if (p.where != route::submit) {
     p.body_limit = max_bodiless_body_bytes;
+    if (body.content_length && *body.content_length > p.body_limit)
+      return body_not_taken(p.body_limit);
     return p;
   }
   if (auto err = check_content_type(head))

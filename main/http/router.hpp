@@ -40,8 +40,12 @@ struct plan {
 /// A plan, or the error response that ends the request.
 using routing = std::variant<plan, response>;
 
-/// Checks, in this order: 401 (token), 404/405 (path, method), 400 (query), and for
-/// POST /v1/batches 415 (Content-Type) and 413 (a Content-Length over --max-body-bytes).
+/// Checks, in this order: 400 for framing the parser cannot trust (a Transfer-Encoding whose
+/// last coding is not chunked: the request's end is unknown, so this closes the connection),
+/// 401 (token), 404/405 (path, method; HEAD goes where GET goes), 400 (query), a Content-Length
+/// over the route's body limit (400 on routes that take no body), and for POST /v1/batches 415
+/// (Content-Type) and 413 (a Content-Length over --max-body-bytes). Errors that leave a body
+/// unread close the connection (the session sees to it).
 routing route_request(const bhttp::request_header<>& head, const framing& body,
                       const server_options& opts);
 

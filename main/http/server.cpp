@@ -12,9 +12,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <stdexcept>
 #include <system_error>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace taskpipe::http {
 
@@ -39,6 +43,14 @@ asio::awaitable<void> accept_loop(front_state* st) {
     }
     socket.set_option(tcp::no_delay{true}, ec);
     auto ex = socket.get_executor();
+    // Counted here, not when the session starts: connections accepted meanwhile see the count.
+    auto& open = st->counters.connections_open;
+    if (open.load(std::memory_order_relaxed) >= st->opts.max_connections) {
+      st->counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(ex, refuse_connection(st, std::move(socket)), asio::detached);
+      continue;
+    }
+    open.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(ex, session(st, std::move(socket)), asio::detached);
   }
 }
@@ -84,19 +96,26 @@ void server::start() {
   auto addr = local.address();
   st.address = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
   st.work.emplace(st.ioc.get_executor());
+  st.workers_work.emplace(st.workers.get_executor());
   asio::co_spawn(st.ioc, accept_loop(&st), asio::detached);
-  for (std::size_t i = 0; i < st.opts.threads; ++i) {
-    st.threads.emplace_back([s = state_] {
-      for (;;) {
-        try {
-          s->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          std::cerr << "taskpipe serve: HTTP thread error: " << e.what() << std::endl;
-        }
+  auto run = [](asio::io_context& ioc, const char* what) {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        std::cerr << "taskpipe serve: " << what << " error: " << e.what() << std::endl;
       }
+    }
+  };
+  for (std::size_t i = 0; i < st.opts.threads; ++i)
+    st.threads.emplace_back([s = state_, run] { run(s->ioc, "HTTP thread"); });
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, st.opts.worker_threads); ++i)
+    st.worker_threads.emplace_back([s = state_, run] {
+      // Nice 10: bulk work yields the CPU to the I/O threads and the pipeline.
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+      run(s->workers, "HTTP worker");
     });
-  }
 }
 
 std::string server::address() const {
@@ -136,6 +155,13 @@ void server::stop(std::chrono::milliseconds grace) {
     if (t.joinable())
       t.join();
   st.threads.clear();
+  // Jobs still running finish (their results are never delivered); queued ones are dropped.
+  st.workers_work.reset();
+  st.workers.stop();
+  for (auto& t : st.worker_threads)
+    if (t.joinable())
+      t.join();
+  st.worker_threads.clear();
 }
 
 } // namespace taskpipe::http

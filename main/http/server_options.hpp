@@ -15,7 +15,10 @@ struct server_options {
   std::uint64_t max_body_bytes = 256ULL << 20;
   std::uint64_t max_in_flight = 2'000'000;
   std::string api_token;  ///< empty: no token required
-  std::size_t threads = 1;
+  std::uint64_t max_body_bytes_in_flight = 1ULL << 30;  ///< bodies being read or decoded, at once
+  std::uint64_t max_connections = 10'000;  ///< open connections; more are refused (503)
+  std::size_t threads = 1;         ///< Asio threads: sockets, parsing, routing, small requests
+  std::size_t worker_threads = 2;  ///< the pool decoding large bodies and rendering large reports
   std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive and header read
   std::chrono::milliseconds body_timeout{120'000};  ///< reading one request body
   std::chrono::seconds retry_after_overloaded{1};

@@ -10,6 +10,11 @@
 
 namespace taskpipe::http {
 
+/// Serves a connection the listener accepted (and counted in connections_open).
 boost::asio::awaitable<void> session(front_state* st, boost::asio::ip::tcp::socket socket);
+
+/// Answers a connection over --max-connections with 503 overloaded and closes it.
+boost::asio::awaitable<void> refuse_connection(front_state* st,
+                                               boost::asio::ip::tcp::socket socket);
 
 } // namespace taskpipe::http

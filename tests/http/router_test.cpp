@@ -219,3 +219,46 @@ TEST_CASE("router: the API token", "[http][router]") {
   refused_with(with_auth("/healthz?x=1", ""), 400, "bad_request", "x");
   refused_with(with_auth("/metrics", ""), 401, "unauthorized");
 }
+
+TEST_CASE("router: a Transfer-Encoding not ending in chunked is 400, first, and closes",
+          "[http][router]") {
+  auto o = with_token("s3cret");
+  for (auto te : {"gzip", "identity", "chunked, identity"}) {
+    head h{bhttp::verb::post, "/nope"};
+    h.with(bhttp::field::transfer_encoding, te);  // the parser did not find chunked last
+    auto r = refused_with(h.route(o), 400, "bad_request", "Transfer-Encoding");
+    CHECK(r.close);
+  }
+  head chunked{bhttp::verb::post, "/v1/batches"};
+  chunked.with(bhttp::field::transfer_encoding, "gzip, chunked")
+    .with(bhttp::field::content_type, "application/json")
+    .body.chunked = true;
+  CHECK(std::holds_alternative<plan>(chunked.route()));
+}
+
+TEST_CASE("router: HEAD goes where GET goes", "[http][router]") {
+  CHECK(planned(head{bhttp::verb::head, "/healthz"}.route()).where == route::healthz);
+  CHECK(planned(head{bhttp::verb::head, "/metrics"}.route()).where == route::metrics);
+  CHECK(planned(head{bhttp::verb::head, "/v1/tasks/1"}.route()).where == route::task);
+  CHECK(planned(head{bhttp::verb::head, "/v1/batches/b-1"}.route()).where == route::batch_status);
+  auto r = refused_with(head{bhttp::verb::head, "/v1/batches"}.route(), 405,
+                        "method_not_allowed", "HEAD");
+  CHECK(header(r, bhttp::field::allow) == "POST");
+}
+
+TEST_CASE("router: every route's body limit is checked against Content-Length",
+          "[http][router]") {
+  for (auto target : {"/healthz", "/metrics", "/v1/tasks/1", "/v1/batches/b-1"}) {
+    head h{bhttp::verb::get, target};
+    h.body.content_length = max_bodiless_body_bytes;
+    CHECK(planned(h.route()).body_limit == max_bodiless_body_bytes);
+    h.body.content_length = max_bodiless_body_bytes + 1;
+    refused_with(h.route(), 400, "bad_request", "takes no body");
+    h.body.content_length = 1ULL << 40;
+    refused_with(h.route(), 400, "bad_request", "takes no body");
+  }
+  // The token still comes first.
+  head h{bhttp::verb::get, "/v1/tasks/1"};
+  h.body.content_length = 1ULL << 40;
+  refused_with(h.route(with_token("t")), 401, "unauthorized");
+}
