@@ -168,6 +168,7 @@ void parse_host_port(const std::string& option, const std::string& text, std::st
 
 } // namespace taskpipe
 
+#include "main/tls_peer_names.hpp"
 #include "messages/registry.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -191,6 +192,8 @@ void configure_actor_system(caf::actor_system_config& cfg, const option_set& opt
     cfg.openssl_certificate = opts.get("tls-cert");
     cfg.openssl_key = opts.get("tls-key");
     cfg.openssl_cafile = opts.get("tls-ca");
+    if (opts.given("tls-peer-names"))
+      require_tls_peer_names(parse_tls_peer_names(opts.get("tls-peer-names")));
   }
   if (auto err = cfg.parse(opts.caf_args()))
     throw option_error{"bad CAF option: " + caf::to_string(err)};
@@ -208,6 +211,8 @@ void add_network_options(option_set& opts, bool with_remote) {
   opts.add("tls-cert", "PATH", "", "this node's certificate (PEM) for TLS links between nodes");
   opts.add("tls-key", "PATH", "", "the certificate's private key (PEM)");
   opts.add("tls-ca", "PATH", "", "CA certificate (PEM) a peer's certificate must be signed by");
+  opts.add("tls-peer-names", "NAME[,NAME...]", "",
+           "accept only peers whose certificate names one of these (DNS SAN, or CN without one)");
 }
 
 void apply_network_options(const option_set& opts, pipeline_config& cfg) {
@@ -218,6 +223,11 @@ void apply_network_options(const option_set& opts, pipeline_config& cfg) {
     if (opts.given(name) && !std::filesystem::is_regular_file(opts.get(name)))
       throw option_error{fmt::format("--{}={}: no such file", name, opts.get(name))};
   cfg.tls = tls_given == 3;
+  if (opts.given("tls-peer-names")) {
+    if (!cfg.tls)
+      throw option_error{"--tls-peer-names needs TLS: --tls-cert, --tls-key and --tls-ca"};
+    parse_tls_peer_names(opts.get("tls-peer-names"));
+  }
   if (!opts.declares("remote"))
     return;
   for (const auto& spec : opts.get_all("remote")) {
