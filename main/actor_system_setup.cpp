@@ -1,6 +1,7 @@
 #include "main/actor_system_setup.hpp"
 
 #include "actors/type_ids.hpp"
+#include "main/tls_peer_names.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
@@ -24,6 +25,8 @@ void configure_actor_system(caf::actor_system_config& cfg, const option_set& opt
     cfg.openssl_certificate = opts.get("tls-cert");
     cfg.openssl_key = opts.get("tls-key");
     cfg.openssl_cafile = opts.get("tls-ca");
+    if (opts.given("tls-peer-names"))
+      require_tls_peer_names(parse_tls_peer_names(opts.get("tls-peer-names")));
   }
   if (auto err = cfg.parse(opts.caf_args()))
     throw option_error{"bad CAF option: " + caf::to_string(err)};
