@@ -1,5 +1,7 @@
 #include "main/options.hpp"
 
+#include "main/tls_peer_names.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -64,7 +64,7 @@ void raise_fd_limit() {
 }
 
 /// Asks the coordinator to drain and waits for its answer.
-bool drain(caf::actor_system& sys, const coordinator_actor& coordinator) {
+bool drain(caf::actor_system& sys, const coordinator_client_actor& coordinator) {
   auto done = std::make_shared<std::promise<std::string>>();
   auto answer = done->get_future();
   http::request_drain(sys, coordinator, [done](bool ok, std::string why) {
