@@ -64,16 +64,19 @@ using failure_aggregator_actor = caf::typed_actor<
   // Counts since start by stage and code.
   caf::replies_to<get_atom>::with<failure_counts>>;
 
+/// The store as readers see it (the HTTP front's GET /v1/tasks/{id}).
+using task_reader_actor = caf::typed_actor<
+  // A task by id; a stored_task with id 0 when there is none, an error (category "store") when
+  // the store cannot be read.
+  caf::replies_to<get_atom, std::int64_t>::with<stored_task>>;
+
 /// Owns the task store on its own thread (a detached actor: SQLite blocks). Groups whatever is
 /// queued into one transaction (group commit).
-using store_actor = caf::typed_actor<
+using store_actor = task_reader_actor::extend<
   // One stage's store work for a chunk, tagged with the sender's ticket. Answers the ticket, the
   // tasks that passed and the failures (stage set to the requested stage).
   caf::replies_to<stage, std::uint64_t, task_chunk>::with<std::uint64_t, task_chunk,
                                                           failure_chunk>,
-  // A task by id; a stored_task with id 0 when there is none, an error (category "store") when
-  // the store cannot be read.
-  caf::replies_to<get_atom, std::int64_t>::with<stored_task>,
   // Row counts of every table (or the store's error).
   caf::replies_to<get_atom>::with<store_counts>,
   // The batch was cancelled: from now on its work in Validate, Audit and Update is refused

@@ -2,6 +2,7 @@
 
 #include "actors/type_ids.hpp"
 #include "main/config_file.hpp"
+#include "main/tls_peer_names.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
@@ -25,6 +26,8 @@ void configure_actor_system(caf::actor_system_config& cfg, const option_set& opt
     cfg.openssl_certificate = opts.get("tls-cert");
     cfg.openssl_key = opts.get("tls-key");
     cfg.openssl_cafile = opts.get("tls-ca");
+    if (opts.given("tls-peer-names"))
+      require_tls_peer_names(parse_tls_peer_names(opts.get("tls-peer-names")));
   }
   apply_caf_options(cfg, opts);  // the config file's CAF sections, then the command line's
 }

@@ -1,6 +1,7 @@
 #include "main/options.hpp"
 
 #include "main/config_file.hpp"
+#include "main/tls_peer_names.hpp"
 
 #include <fmt/format.h>
 
@@ -215,6 +216,8 @@ void add_network_options(option_set& opts, bool with_remote) {
   opts.add("tls-cert", "PATH", "", "this node's certificate (PEM) for TLS links between nodes");
   opts.add("tls-key", "PATH", "", "the certificate's private key (PEM)");
   opts.add("tls-ca", "PATH", "", "CA certificate (PEM) a peer's certificate must be signed by");
+  opts.add("tls-peer-names", "NAME[,NAME...]", "",
+           "accept only peers whose certificate names one of these (DNS SAN, or CN without one)");
 }
 
 void apply_network_options(const option_set& opts, pipeline_config& cfg) {
@@ -225,6 +228,11 @@ void apply_network_options(const option_set& opts, pipeline_config& cfg) {
     if (opts.given(name) && !std::filesystem::is_regular_file(opts.get(name)))
       throw option_error{fmt::format("--{}={}: no such file", name, opts.get(name))};
   cfg.tls = tls_given == 3;
+  if (opts.given("tls-peer-names")) {
+    if (!cfg.tls)
+      throw option_error{"--tls-peer-names needs TLS: --tls-cert, --tls-key and --tls-ca"};
+    parse_tls_peer_names(opts.get("tls-peer-names"));
+  }
   if (!opts.declares("remote"))
     return;
   for (const auto& spec : opts.get_all("remote")) {

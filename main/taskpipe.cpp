@@ -1,6 +1,6 @@
 // The taskpipe executable: picks the command and hands it the rest of the command line.
 #include "main/client/client_command.hpp"
-#include "main/http/serve_command.hpp"
+#include "main/serve_command.hpp"
 #include "main/node_command.hpp"
 #include "main/run_command.hpp"
 #include "main/version.hpp"

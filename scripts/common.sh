@@ -3,13 +3,15 @@
 
 TASKPIPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Everything the build, the tests and the benchmarks need, from Debian 12's archive.
+# Everything the build, the tests and the benchmarks need, from Debian 12's archive (prometheus
+# for promtool, which lints /metrics in the HTTP tests).
 TASKPIPE_PACKAGES=(
   cmake make g++ pkg-config
   libcaf-dev libfmt-dev catch2 libsqlite3-dev
   libboost-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   clang-14 libclang-rt-14-dev
   sqlite3 openssl time wrk curl
+  prometheus
   help2man dpkg-dev file nodejs
 )
 

@@ -80,8 +80,8 @@ backend_reply from_report(batch_report& report) {
 /// reference to a null tuple when a spawned function has no arguments (UBSan reports it).
 struct bridge_job {
   caf::actor_system* sys = nullptr;
-  coordinator_actor coordinator;
-  store_actor store;
+  coordinator_client_actor coordinator;
+  task_reader_actor store;
   reply_ptr reply;
   caf::duration timeout;
   batch_request batch;
@@ -151,7 +151,7 @@ void task_bridge(caf::event_based_actor* self, job_ptr job) {
 
 using drain_fn = std::function<void(bool, std::string)>;
 
-void drain_bridge(caf::event_based_actor* self, coordinator_actor coordinator,
+void drain_bridge(caf::event_based_actor* self, coordinator_client_actor coordinator,
                   std::shared_ptr<drain_fn> fn) {
   auto* sys = &self->system();
   self->request(coordinator, caf::infinite, drain_atom_v)
@@ -161,7 +161,7 @@ void drain_bridge(caf::event_based_actor* self, coordinator_actor coordinator,
 
 class actor_backend final : public backend {
 public:
-  actor_backend(caf::actor_system& sys, coordinator_actor coordinator, store_actor store,
+  actor_backend(caf::actor_system& sys, coordinator_client_actor coordinator, task_reader_actor store,
                 std::chrono::milliseconds query_timeout)
     : sys_(sys),
       coordinator_(std::move(coordinator)),
@@ -207,21 +207,21 @@ private:
   }
 
   caf::actor_system& sys_;
-  coordinator_actor coordinator_;
-  store_actor store_;
+  coordinator_client_actor coordinator_;
+  task_reader_actor store_;
   std::chrono::milliseconds query_timeout_;
 };
 
 } // namespace
 
-std::unique_ptr<backend> make_actor_backend(caf::actor_system& sys, coordinator_actor coordinator,
-                                            store_actor store,
+std::unique_ptr<backend> make_actor_backend(caf::actor_system& sys, coordinator_client_actor coordinator,
+                                            task_reader_actor store,
                                             std::chrono::milliseconds query_timeout) {
   return std::make_unique<actor_backend>(sys, std::move(coordinator), std::move(store),
                                          query_timeout);
 }
 
-void request_drain(caf::actor_system& sys, const coordinator_actor& coordinator,
+void request_drain(caf::actor_system& sys, const coordinator_client_actor& coordinator,
                    std::function<void(bool ok, std::string why)> done) {
   sys.spawn(drain_bridge, coordinator, std::make_shared<drain_fn>(std::move(done)));
 }

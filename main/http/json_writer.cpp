@@ -89,8 +89,16 @@ void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   std::size_t i = 0;
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; };
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
+    if (plain(c)) {  // a run of characters that need no escape, appended at once
+      auto start = i;
+      while (i < text.size() && plain(static_cast<unsigned char>(text[i])))
+        ++i;
+      out.append(text.data() + start, i - start);
+      continue;
+    }
     if (c >= 0x80) {
       auto len = utf8_sequence(text, i);
       if (len == 0) {

@@ -117,6 +117,16 @@ std::string render_metrics(const pipeline_metrics* pm, const http_counters* fron
     out += "taskpipe_http_requests_in_progress ";
     append_u64(out, load(front->requests_in_progress));
     out += '\n';
+    header(out, "taskpipe_http_connections_refused_total", "counter",
+           "HTTP connections refused because --max-connections were open.");
+    out += "taskpipe_http_connections_refused_total ";
+    append_u64(out, load(front->connections_refused));
+    out += '\n';
+    header(out, "taskpipe_http_body_bytes_in_flight", "gauge",
+           "Request body bytes being read or decoded (bounded by --max-body-bytes-in-flight).");
+    out += "taskpipe_http_body_bytes_in_flight ";
+    append_u64(out, load(front->body_bytes_in_flight));
+    out += '\n';
   }
   return out;
 }

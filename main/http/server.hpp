@@ -1,33 +1,25 @@
 // The HTTP front: Boost.Beast on its own Asio thread(s), one C++20 coroutine per connection.
 // A request that needs the node asks the backend and suspends; the answer (on a CAF thread) is
 // posted back to the connection's strand. No thread per request, no blocking on an actor.
+//
+// Layers (main/http/): router (pure: head -> plan or error), handlers (plan + body -> response,
+// through the backend), responses, request_text (helpers), session (one connection), and this
+// server: the listener and its threads.
 #pragma once
 
 #include "actors/metrics.hpp"
 #include "main/http/backend.hpp"
 #include "main/http/metrics_text.hpp"
+#include "main/http/server_options.hpp"
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 namespace taskpipe::http {
 
-struct server_options {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;  ///< 0 picks a free port
-  std::uint64_t max_batch_tasks = 1'000'000;
-  std::uint64_t max_body_bytes = 256ULL << 20;
-  std::uint64_t max_in_flight = 2'000'000;
-  std::string api_token;  ///< empty: no token required
-  std::size_t threads = 1;
-  std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive and header read
-  std::chrono::milliseconds body_timeout{120'000};  ///< reading one request body
-  std::chrono::seconds retry_after_overloaded{1};
-  std::chrono::seconds retry_after_shutting_down{5};
-};
+struct front_state;
 
 class server {
 public:
@@ -60,10 +52,8 @@ public:
 
   const http_counters& counters() const;
 
-  struct state;
-
 private:
-  std::shared_ptr<state> state_;
+  std::shared_ptr<front_state> state_;
 };
 
 } // namespace taskpipe::http

@@ -10,8 +10,12 @@
 #include <sqlite3.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
+
+#include <sys/wait.h>
 
 using namespace taskpipe::test;
 using namespace std::chrono_literals;
@@ -82,6 +86,19 @@ std::int64_t sql_count(const std::string& db, const std::string& query) {
   sqlite3_finalize(stmt);
   sqlite3_close(conn);
   return n;
+}
+
+/// Runs a shell command; its exit status and what it printed (stdout and stderr).
+run_result run_command(const std::string& command) {
+  run_result r;
+  auto* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
+    r.output.append(buf, n);
+  auto raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
 }
 
 json wait_until_finished(const client& c, const std::string& id, milliseconds timeout = 15s) {
@@ -379,6 +396,33 @@ TEST_CASE("serve: /metrics after batches", "[http][serve]") {
   has("taskpipe_tasks_in_flight 0\n");
   has("taskpipe_batches_total{state=\"done\"} 1\n");
   has("taskpipe_batches_total{state=\"cancelled\"} 0\n");
+}
+
+TEST_CASE("serve: /metrics passes promtool check metrics", "[http][serve]") {
+  INFO("promtool comes with Debian's prometheus package (scripts/common.sh installs it)");
+  REQUIRE(std::system("command -v promtool > /dev/null 2>&1") == 0);
+  serve_process proc{{"--listen=127.0.0.1:0", "--store=memory", "--seed-tasks=10",
+                      "--max-connections=2"}};
+  client c{proc.port(), ""};
+  REQUIRE(c.post(R"({"tasks":[{"id":1,"type":"Epic"},{"id":99,"type":"Epic"}]})").status == 200);
+  // Every family has samples: a refused connection, a 404.
+  raw_connection one{proc.port()};
+  raw_connection two{proc.port()};
+  std::this_thread::sleep_for(100ms);
+  CHECK(raw_status(raw_exchange(proc.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) == 503);
+  one.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(raw_status(one.read(3s, true)) == 404);
+  one.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto raw = one.read(5s);
+  auto body_at = raw.find("\r\n\r\n");
+  REQUIRE(raw_status(raw) == 200);
+  temp_dir dir;
+  auto file = dir.path() + "/metrics.txt";
+  std::ofstream{file, std::ios::binary} << raw.substr(body_at + 4);
+  auto lint = run_command("promtool check metrics < " + file);
+  INFO(lint.output << "\n" << raw.substr(body_at + 4));
+  CHECK(lint.status == 0);
+  CHECK(lint.output.empty());
 }
 
 TEST_CASE("serve: SIGTERM drains: waiting clients get reports, new batches 503, exit 0",

@@ -27,8 +27,8 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg) {
 struct front {
   caf::actor_system_config cfg;
   caf::actor_system sys;
-  coordinator_actor coordinator;
-  store_actor store;
+  coordinator_client_actor coordinator;
+  task_reader_actor store;
   std::shared_ptr<pipeline_metrics> metrics = std::make_shared<pipeline_metrics>();
   std::unique_ptr<http::backend> backend;
   std::unique_ptr<http::server> server;

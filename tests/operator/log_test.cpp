@@ -146,3 +146,42 @@ TEST_CASE("log: text lines by default and --log-level=warn keeps info out", "[op
   REQUIRE(quiet.wait_exit(20s) == 0);
   CHECK(quiet.stderr_text().empty());
 }
+
+TEST_CASE("log: one access line per HTTP request with its fields", "[operator][log]") {
+  std::vector<json> events;
+  std::string batch;
+  {
+    serve_process proc{{"--listen=127.0.0.1:0", "--store=memory", "--seed-tasks=100",
+                        "--log-format=json"}};
+    std::string body = R"({"tasks":[)";
+    for (int id = 1; id <= 100; ++id)
+      body += (id > 1 ? "," : "") + std::string{R"({"id":)"} + std::to_string(id) + R"(,"type":"Epic"})";
+    body += "]}";
+    auto r = http_call(proc.port(), http_request::post_json("/v1/batches", body));
+    REQUIRE(r.status == 200);
+    batch = json::parse(r.body)["batch_id"];
+    CHECK(http_call(proc.port(), http_request{"GET", "/v1/batches/" + batch + "?", {}, {}}).status == 200);
+    CHECK(http_call(proc.port(), http_request{"GET", "/nope", {}, {}}).status == 404);
+    proc.signal(SIGTERM);
+    REQUIRE(proc.wait_exit(20s) == 0);
+    events = json_lines(proc.stderr_text());
+  }
+  std::vector<json> access;
+  for (const auto& e : events)
+    if (e["component"] == "http" && e.contains("status"))
+      access.push_back(e);
+  REQUIRE(access.size() == 3);  // three requests, one line each: none per task
+  CHECK(access[0]["msg"] == "POST /v1/batches 200");
+  CHECK(access[0]["method"] == "POST");
+  CHECK(access[0]["path"] == "/v1/batches");
+  CHECK(access[0]["status"] == 200);
+  CHECK(access[0]["bytes"].get<int>() > 50);
+  CHECK(access[0]["duration_ms"].get<double>() >= 0);
+  CHECK(access[0]["batch_id"] == batch);
+  CHECK(access[0]["peer"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  CHECK(access[1]["path"] == "/v1/batches/" + batch);  // the query is left out
+  CHECK(access[1]["status"] == 200);
+  CHECK(access[1]["batch_id"] == batch);
+  CHECK(access[2]["msg"] == "GET /nope 404");
+  CHECK_FALSE(access[2].contains("batch_id"));
+}

@@ -1,8 +1,7 @@
 // A fake coordinator and store for testing the HTTP front without the pipeline: every batch
 // finishes after a fixed delay; ids above `known_tasks` fail with not_found; admission refuses past
-// `max_in_flight`. They answer exactly the messages of coordinator_actor and store_actor that the
-// front sends, as dynamically typed actors handed out through actor_cast (so that handlers the
-// front never uses, added to the interfaces later, do not break this fake).
+// `max_in_flight`. They implement the interfaces the front talks to, typed:
+// coordinator_client_actor and task_reader_actor.
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -40,7 +39,11 @@ struct fake_coordinator_state {
   std::vector<caf::typed_response_promise<done_atom>> drainers;
 };
 
-using fake_coordinator_pointer = caf::stateful_actor<fake_coordinator_state>*;
+/// The client interface plus the fake's own timer: a batch's delay is over.
+using fake_coordinator_actor =
+  coordinator_client_actor::extend<caf::reacts_to<expire_atom, std::uint64_t>>;
+
+using fake_coordinator_pointer = fake_coordinator_actor::stateful_pointer<fake_coordinator_state>;
 
 inline void fake_check_drained(fake_coordinator_pointer self) {
   auto& st = self->state;
@@ -126,7 +129,8 @@ inline batch_report fake_status(const batch_report& r) {
   return copy;
 }
 
-inline caf::behavior fake_coordinator_impl(fake_coordinator_pointer self, fake_config cfg) {
+inline fake_coordinator_actor::behavior_type fake_coordinator_impl(fake_coordinator_pointer self,
+                                                                   fake_config cfg) {
   self->state.cfg = cfg;
   return {
     [self](submit_atom, batch_request& req) -> caf::result<batch_report> {
@@ -173,11 +177,12 @@ inline caf::behavior fake_coordinator_impl(fake_coordinator_pointer self, fake_c
   };
 }
 
-inline coordinator_actor spawn_fake_coordinator(caf::actor_system& sys, fake_config cfg) {
-  return caf::actor_cast<coordinator_actor>(sys.spawn(fake_coordinator_impl, cfg));
+inline coordinator_client_actor spawn_fake_coordinator(caf::actor_system& sys, fake_config cfg) {
+  return sys.spawn(fake_coordinator_impl, cfg);
 }
 
-inline caf::behavior fake_store_impl(caf::event_based_actor*, std::int64_t known_tasks) {
+inline task_reader_actor::behavior_type fake_store_impl(task_reader_actor::pointer,
+                                                        std::int64_t known_tasks) {
   return {
     [known_tasks](get_atom, std::int64_t id) -> stored_task {
       if (id < 1 || id > known_tasks)
@@ -187,8 +192,8 @@ inline caf::behavior fake_store_impl(caf::event_based_actor*, std::int64_t known
   };
 }
 
-inline store_actor spawn_fake_store(caf::actor_system& sys, std::int64_t known_tasks) {
-  return caf::actor_cast<store_actor>(sys.spawn(fake_store_impl, known_tasks));
+inline task_reader_actor spawn_fake_store(caf::actor_system& sys, std::int64_t known_tasks) {
+  return sys.spawn(fake_store_impl, known_tasks);
 }
 
 } // namespace taskpipe::test

@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <fcntl.h>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace taskpipe::test {
@@ -292,6 +295,83 @@ int raw_status(std::string_view response) {
   if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12)
     return 0;
   return std::atoi(std::string{response.substr(9, 3)}.c_str());
+}
+
+int raw_response_count(std::string_view text) {
+  int count = 0;
+  for (std::size_t pos = 0; (pos = text.find("HTTP/1.1 ", pos)) != std::string_view::npos; ++pos)
+    if (pos == 0 || (pos >= 2 && text.substr(pos - 2, 2) == "\r\n"))
+      ++count;
+  return count;
+}
+
+stream_result raw_stream(std::uint16_t port, std::string_view head, char filler,
+                         std::uint64_t filler_bytes, milliseconds linger) {
+  stream_result out;
+  int fd = connect_raw(port);
+  if (fd < 0)
+    return out;
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  const std::string block(1 << 20, filler);
+  std::uint64_t left = filler_bytes;
+  std::string_view pending = head;
+  std::optional<clock_type::time_point> stop_at;  // set once everything is sent
+  char buf[16384];
+  while (!out.closed && (!stop_at || clock_type::now() < *stop_at)) {
+    if (pending.empty() && left > 0) {
+      auto n = std::min<std::uint64_t>(left, block.size());
+      pending = std::string_view{block}.substr(0, static_cast<std::size_t>(n));
+      left -= n;
+    }
+    if (pending.empty() && !stop_at)
+      stop_at = clock_type::now() + linger;
+    pollfd p{fd, static_cast<short>(POLLIN | (pending.empty() ? 0 : POLLOUT)), 0};
+    if (::poll(&p, 1, 50) < 0)
+      break;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 0)
+        out.received.append(buf, static_cast<std::size_t>(n));
+      else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        out.closed = true;
+    }
+    if (!out.closed && !pending.empty() && (p.revents & POLLOUT)) {
+      auto n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        pending.remove_prefix(static_cast<std::size_t>(n));
+        out.sent += static_cast<std::uint64_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        // The server stopped reading and closed: collect what it answered.
+        pending = {};
+        left = 0;
+        auto more = read_until(fd, milliseconds{500}, [](const std::string&) { return false; });
+        out.received += more;
+        out.closed = true;
+      }
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+raw_connection::raw_connection(std::uint16_t port) : fd_(connect_raw(port)) {
+}
+
+raw_connection::~raw_connection() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+bool raw_connection::send(std::string_view bytes) {
+  return fd_ >= 0 && send_all(fd_, bytes);
+}
+
+std::string raw_connection::read(milliseconds timeout, bool until_head) {
+  if (fd_ < 0)
+    return {};
+  return read_until(fd_, timeout, [until_head](const std::string& text) {
+    return until_head && text.find("\r\n\r\n") != std::string::npos;
+  });
 }
 
 } // namespace taskpipe::test

@@ -68,4 +68,40 @@ void send_and_drop(std::uint16_t port, std::string_view bytes,
 /// The status code of a raw response ("HTTP/1.1 413 ..." -> 413), 0 if none.
 int raw_status(std::string_view response);
 
+/// How many responses (status lines) raw text holds.
+int raw_response_count(std::string_view text);
+
+/// What raw_stream saw.
+struct stream_result {
+  std::string received;    ///< everything the server sent
+  std::uint64_t sent = 0;  ///< bytes the server took (head included)
+  bool closed = false;     ///< the server closed or reset the connection
+};
+
+/// Connects, sends `head`, then `filler_bytes` copies of `filler` (in 1 MiB writes), reading
+/// whatever the server answers all the while; stops once the server closes, or `linger` after
+/// everything was sent (then closes).
+stream_result raw_stream(std::uint16_t port, std::string_view head, char filler,
+                         std::uint64_t filler_bytes, milliseconds linger = milliseconds{2'000});
+
+/// A raw connection held open by the test (closed on destruction).
+class raw_connection {
+public:
+  explicit raw_connection(std::uint16_t port);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+
+  bool connected() const {
+    return fd_ >= 0;
+  }
+  bool send(std::string_view bytes);
+  /// Reads until the server closes, `timeout` passes, or a whole response head arrived (when
+  /// `until_head`).
+  std::string read(milliseconds timeout, bool until_head = false);
+
+private:
+  int fd_ = -1;
+};
+
 } // namespace taskpipe::test

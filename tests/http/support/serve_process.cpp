@@ -195,4 +195,25 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+
+std::uint64_t status_kib(pid_t pid, const std::string& key) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0)
+      return std::strtoull(line.c_str() + key.size(), nullptr, 10);
+  return 0;
+}
+
+} // namespace
+
+std::uint64_t serve_process::rss_kib() const {
+  return status_kib(pid_, "VmRSS:");
+}
+
+std::uint64_t serve_process::peak_rss_kib() const {
+  return status_kib(pid_, "VmHWM:");
+}
+
 } // namespace taskpipe::test

@@ -47,6 +47,11 @@ public:
   /// What the process wrote on stderr so far.
   std::string stderr_text() const;
 
+  /// Its resident set now (VmRSS) and at its peak (VmHWM) in KiB, from /proc/PID/status; 0 when
+  /// the process is gone.
+  std::uint64_t rss_kib() const;
+  std::uint64_t peak_rss_kib() const;
+
 private:
   pid_t pid_ = -1;
   int stdout_fd_ = -1;

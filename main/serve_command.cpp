@@ -1,4 +1,4 @@
-#include "main/http/serve_command.hpp"
+#include "main/serve_command.hpp"
 
 #include "main/http/actor_backend.hpp"
 #include "main/http/server.hpp"
@@ -67,7 +67,7 @@ void raise_fd_limit() {
 }
 
 /// Asks the coordinator to drain and waits for its answer.
-bool drain(caf::actor_system& sys, const coordinator_actor& coordinator) {
+bool drain(caf::actor_system& sys, const coordinator_client_actor& coordinator) {
   auto done = std::make_shared<std::promise<std::string>>();
   auto answer = done->get_future();
   http::request_drain(sys, coordinator, [done](bool ok, std::string why) {
@@ -107,7 +107,11 @@ int serve_command(const std::vector<std::string>& args) {
   opts.add("batch-timeout", "MS", "60000", "default deadline per batch (a batch's timeout_ms wins)");
   opts.add("api-token-file", "PATH", "",
            "require Authorization: Bearer <token> (the file's content) on all but /healthz");
-  opts.add("http-threads", "N", "1", "Asio threads serving HTTP");
+  opts.add("max-body-bytes-in-flight", "N", "1073741824",
+           "request body bytes being read or decoded at once, all connections (503 overloaded)");
+  opts.add("max-connections", "N", "10000", "open HTTP connections; more are refused (503)");
+  opts.add("http-threads", "N", "1",
+           "Asio threads serving HTTP (large bodies and reports go to a pool of 2 more)");
   add_network_options(opts, true);  // --remote (repeatable) and TLS between nodes
 
   pipeline_config cfg;
@@ -126,6 +130,9 @@ int serve_command(const std::vector<std::string>& args) {
     sopts.max_batch_tasks = static_cast<std::uint64_t>(opts.get_int("max-batch-tasks", 1, int_max));
     sopts.max_body_bytes = static_cast<std::uint64_t>(opts.get_int("max-body-bytes", 1, int_max));
     sopts.max_in_flight = static_cast<std::uint64_t>(opts.get_int("max-in-flight", 1, int_max));
+    sopts.max_body_bytes_in_flight =
+      static_cast<std::uint64_t>(opts.get_int("max-body-bytes-in-flight", 1, int_max));
+    sopts.max_connections = static_cast<std::uint64_t>(opts.get_int("max-connections", 1, int_max));
     sopts.threads = static_cast<std::size_t>(opts.get_int("http-threads", 1, 64));
     cfg.max_in_flight = sopts.max_in_flight;
     cfg.batch_timeout = std::chrono::milliseconds{opts.get_int("batch-timeout", 1, 3'600'000)};

@@ -1,0 +1,144 @@
+#include "main/http/router.hpp"
+
+#include "main/http/request_text.hpp"
+
+#include <string_view>
+
+namespace taskpipe::http {
+
+namespace {
+
+/// Parses the query of a route: only `wait` (on POST /v1/batches) is known.
+std::optional<response> parse_query(std::string_view query, plan& p) {
+  bool seen_wait = false;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (item.empty())
+      continue;
+    auto eq = item.find('=');
+    std::string name;
+    std::string value;
+    if (!percent_decode(item.substr(0, eq), name)
+        || (eq != std::string_view::npos && !percent_decode(item.substr(eq + 1), value)))
+      return bad_request("query parameter " + quoted(item) + " is not valid percent-encoding");
+    if (p.where != route::submit || name != "wait")
+      return bad_request("unknown query parameter " + quoted(name)
+                         + (p.where == route::submit ? "; the only one is wait=true|false"
+                                                     : "; this endpoint takes none"));
+    if (seen_wait)
+      return bad_request("query parameter wait given twice");
+    seen_wait = true;
+    if (eq == std::string_view::npos || (value != "true" && value != "false"))
+      return bad_request("query parameter wait must be true or false, got "
+                         + (eq == std::string_view::npos ? std::string{"no value"}
+                                                         : quoted(value)));
+    p.wait = value == "true";
+  }
+  return std::nullopt;
+}
+
+/// "/v1/batches/{x}" -> "x" (one non-empty segment), else nullopt.
+std::optional<std::string_view> segment_after(std::string_view path, std::string_view prefix) {
+  if (path.size() <= prefix.size() || path.substr(0, prefix.size()) != prefix
+      || path.find('/', prefix.size()) != std::string_view::npos)
+    return std::nullopt;
+  return path.substr(prefix.size());
+}
+
+/// 404/405: which route the method and path name.
+std::optional<response> find_route(const bhttp::request_header<>& head, std::string_view path,
+                                   plan& p) {
+  auto method = head.method();
+  auto method_text = sv(head.method_string());
+  auto not_allowed = [&](std::string allow) {
+    return method_not_allowed(method, method_text, path, std::move(allow));
+  };
+  // HEAD is GET without the body (the session leaves it out).
+  bool get = method == bhttp::verb::get || method == bhttp::verb::head;
+  if (path == "/v1/batches") {
+    if (method != bhttp::verb::post)
+      return not_allowed("POST");
+    p.where = route::submit;
+  } else if (auto id = segment_after(path, "/v1/batches/")) {
+    if (get)
+      p.where = route::batch_status;
+    else if (method == bhttp::verb::delete_)
+      p.where = route::batch_cancel;
+    else
+      return not_allowed("GET, DELETE");
+    p.batch_id = std::string{*id};
+  } else if (auto task = segment_after(path, "/v1/tasks/")) {
+    if (!get)
+      return not_allowed("GET");
+    p.where = route::task;
+    p.task_text = std::string{*task};
+  } else if (path == "/healthz" || path == "/metrics" || path == "/v1/openapi.json") {
+    if (!get)
+      return not_allowed("GET");
+    p.where = path == "/healthz" ? route::healthz
+              : path == "/metrics" ? route::metrics
+                                   : route::openapi;
+  } else {
+    return no_such_path(path);
+  }
+  return std::nullopt;
+}
+
+/// 415: the media type must be application/json; parameters (charset) are fine.
+std::optional<response> check_content_type(const bhttp::request_header<>& head) {
+  auto it = head.find(bhttp::field::content_type);
+  if (it == head.end())
+    return error_response(bhttp::status::unsupported_media_type, "unsupported_media_type",
+                          "Content-Type must be application/json; the request has none");
+  auto value = sv(it->value());
+  auto media = trim(value.substr(0, value.find(';')));
+  if (!iequals(media, json_type))
+    return error_response(bhttp::status::unsupported_media_type, "unsupported_media_type",
+                          "Content-Type must be application/json, got " + quoted(value));
+  return std::nullopt;
+}
+
+} // namespace
+
+routing route_request(const bhttp::request_header<>& head, const framing& body,
+                      const server_options& opts) {
+  auto target = sv(head.target());
+  auto qpos = target.find('?');
+  auto path = target.substr(0, qpos);
+  auto query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+
+  // RFC 9112 6.3: a Transfer-Encoding without chunked last leaves the body's end unknown.
+  if (auto te = head.find(bhttp::field::transfer_encoding); te != head.end() && !body.chunked) {
+    auto r = bad_request("Transfer-Encoding must end in chunked, got " + quoted(sv(te->value())));
+    r.close = true;
+    return r;
+  }
+  if (!opts.api_token.empty() && path != "/healthz") {
+    auto it = head.find(bhttp::field::authorization);
+    if (it == head.end() || !bearer_token_matches(sv(it->value()), opts.api_token))
+      return unauthorized(it == head.end());
+  }
+  plan p;
+  if (auto err = find_route(head, path, p))
+    return std::move(*err);
+  if (auto err = parse_query(query, p))
+    return std::move(*err);
+  if (p.where != route::submit) {
+    p.body_limit = max_bodiless_body_bytes;
+    if (body.content_length && *body.content_length > p.body_limit)
+      return body_not_taken(p.body_limit);
+    return p;
+  }
+  if (auto err = check_content_type(head))
+    return std::move(*err);
+  if (body.content_length && *body.content_length > opts.max_body_bytes)
+    return body_too_large(opts.max_body_bytes);
+  p.body_limit = opts.max_body_bytes;
+  auto expect = head.find(bhttp::field::expect);
+  p.expect_continue = expect != head.end() && iequals(sv(expect->value()), "100-continue");
+  return p;
+}
+
+} // namespace taskpipe::http
