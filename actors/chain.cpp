@@ -37,6 +37,7 @@ std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<s
       rc.coordinator = outputs.coordinator;
       rc.failures = outputs.failures;
       rc.tls = placement.tls;
+      rc.on_peer = placement.on_peer;
       next = spawn_remote_stage(sys, std::move(rc));
     } else {
       stage_config sc;

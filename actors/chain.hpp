@@ -6,6 +6,7 @@
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
 #include "actors/remote/endpoint.hpp"
+#include "actors/remote/peer_event.hpp"
 #include "actors/stage_work.hpp"
 
 #include <caf/fwd.hpp>
@@ -40,6 +41,7 @@ using remote_hosts = std::vector<std::pair<stage, std::vector<endpoint>>>;
 struct chain_placement {
   remote_hosts remote;  ///< a stage not listed runs locally
   bool tls = false;     ///< links to stage hosts use CAF's openssl module
+  peer_event_fn on_peer;  ///< told when remote stages connect or lose hosts (may be empty)
 };
 
 /// Spawns `stages` (consecutive, in pipeline order) back to front, each wired to the next and the

@@ -43,7 +43,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.chunk_size = cfg.chunk_size;
   cc.replay_on_node_loss = !cfg.remote.empty();
   auto build_chain = [local = local_stages(cfg, result.store, result.metrics),
-                      placement = chain_placement{cfg.remote, cfg.tls}](
+                      placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](
                        caf::actor_system& sys, const chain_outputs& outputs) {
     return spawn_chain(sys, {std::begin(all_stages), std::end(all_stages)}, local, placement,
                        stage_actor{}, outputs);

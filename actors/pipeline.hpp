@@ -33,6 +33,7 @@ struct pipeline_config {
   /// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.
   remote_hosts remote;
   bool tls = false;  ///< links to stage hosts use CAF's openssl module
+  peer_event_fn on_peer;  ///< told when remote stages connect or lose their hosts (may be empty)
 };
 
 struct pipeline {

@@ -1,6 +1,7 @@
 #include "main/actor_system_setup.hpp"
 
 #include "actors/type_ids.hpp"
+#include "main/config_file.hpp"
 #include "main/tls_peer_names.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -28,8 +29,7 @@ void configure_actor_system(caf::actor_system_config& cfg, const option_set& opt
     if (opts.given("tls-peer-names"))
       require_tls_peer_names(parse_tls_peer_names(opts.get("tls-peer-names")));
   }
-  if (auto err = cfg.parse(opts.caf_args()))
-    throw option_error{"bad CAF option: " + caf::to_string(err)};
+  apply_caf_options(cfg, opts);  // the config file's CAF sections, then the command line's
 }
 
 } // namespace taskpipe

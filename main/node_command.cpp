@@ -3,6 +3,9 @@
 #include "actors/pipeline.hpp"
 #include "actors/remote/stage_host.hpp"
 #include "main/actor_system_setup.hpp"
+#include "main/config_file.hpp"
+#include "main/log.hpp"
+#include "main/sd_notify.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
 
@@ -12,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 
 namespace taskpipe {
@@ -56,9 +60,10 @@ int node_command(const std::vector<std::string>& args) {
                  opts.get("listen"));
     }
     configure_actor_system(sys_cfg, opts);
+    if (auto done = finish_configuration(opts, sys_cfg))  // --dump-config, --check-config
+      return *done;
   } catch (const option_error& e) {
-    fmt::print(stderr, "taskpipe node: {}\n", e.what());
-    return 2;
+    return report_option_error(opts, args, e);
   }
   block_termination_signals();
   caf::actor_system sys{sys_cfg};
@@ -66,26 +71,43 @@ int node_command(const std::vector<std::string>& args) {
   try {
     store_handle = spawn_store(sys, cfg);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "taskpipe node: cannot open the store: {}\n", e.what());
+    log::error("node", std::string{"cannot open the store: "} + e.what());
     return 1;
   }
   stage_host_config hc;
   hc.stages = stages;
   hc.local = local_stages(cfg, store_handle, std::make_shared<pipeline_metrics>());
+  hc.on_peer = [](const peer_event& ev) {
+    std::string stages;
+    for (auto s : ev.stages)
+      stages += (stages.empty() ? "" : ",") + to_string(s);
+    if (ev.what == peer_event::kind::connected)
+      log::info("node", fmt::format("front {} connected: serving {}", ev.peer, stages),
+                {{"peer", ev.peer}, {"stages", stages}});
+    else
+      log::info("node", fmt::format("front {} gone ({}): {}", ev.peer, stages, ev.detail),
+                {{"peer", ev.peer}, {"stages", stages}, {"reason", ev.detail}});
+  };
   auto stage_host = spawn_stage_host(sys, std::move(hc));
   auto published = cfg.tls ? caf::openssl::publish(stage_host, port, host.c_str(), true)
                            : sys.middleman().publish(stage_host, port, host.c_str(), true);
   if (!published) {
-    fmt::print(stderr, "taskpipe node: cannot listen on {}: {}\n", opts.get("listen"),
-               sys.render(published.error()));
+    log::error("node", fmt::format("cannot listen on {}: {}", opts.get("listen"),
+                                   sys.render(published.error())));
     caf::anon_send_exit(stage_host, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_handle, caf::exit_reason::user_shutdown);
     return 1;
   }
-  fmt::print("node listening on {}:{}\n", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-             *published);
+  auto address = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                             *published);
+  fmt::print("node listening on {}\n", address);
   std::fflush(stdout);
-  wait_for_termination_signal();
+  log::info("node", fmt::format("listening on {} for stages {}", address, opts.get("stages")),
+            {{"address", address}, {"stages", opts.get("stages")}, {"tls", cfg.tls}});
+  sd_notify(fmt::format("READY=1\nSTATUS=serving {} on {}", opts.get("stages"), address));
+  auto sig = wait_for_termination_signal();
+  sd_notify("STOPPING=1");
+  log::info("node", sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
   // The stage host ends the chains it spawned; the store goes last.
   caf::anon_send_exit(stage_host, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(store_handle, caf::exit_reason::user_shutdown);

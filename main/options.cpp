@@ -1,5 +1,6 @@
 #include "main/options.hpp"
 
+#include "main/config_file.hpp"
 #include "main/tls_peer_names.hpp"
 
 #include <fmt/format.h>
@@ -54,6 +55,30 @@ void option_set::parse(const std::vector<std::string>& args) {
     }
     i->given = true;
   }
+  // After the command line, so that its values win and --check-config is known before the file
+  // can fail.
+  if (declares("config-file") && given("config-file"))
+    load_config_file(get("config-file"), *this);
+}
+
+void option_set::set_from_file(const std::string& name, std::vector<std::string> values) {
+  auto i = std::find_if(options_.begin(), options_.end(),
+                        [&](const option& o) { return o.name == name; });
+  if (i == options_.end())
+    throw option_error{fmt::format("unknown key '{}' (see taskpipe {} --help)", name, command_)};
+  if (i->given)
+    return;  // the command line wins
+  if (i->value_hint.empty()) {
+    if (values.size() != 1 || (values.front() != "true" && values.front() != "false"))
+      throw option_error{fmt::format("'{}' is a flag: expected true or false", name)};
+    if (values.front() == "false")
+      return;
+  } else if (!i->repeatable && values.size() != 1) {
+    throw option_error{fmt::format("'{}' takes one value, not a list", name)};
+  }
+  i->values = std::move(values);
+  i->given = true;
+  i->from_file = true;
 }
 
 std::string option_set::help() const {
@@ -128,6 +153,7 @@ void add_common_options(option_set& opts, const std::string& default_latency,
            "SQLite: full = nothing is answered before its writes are fsynced; normal = faster, "
            "a power loss or OS crash may lose the last answered writes");
   opts.add("seed-tasks", "N", "0", "create tasks 1..N (Story, \"Task <id>\", version 1) where missing");
+  add_operator_options(opts);
 }
 
 pipeline_config common_pipeline_config(const option_set& opts) {

@@ -28,7 +28,9 @@ public:
            bool repeatable = false);
 
   /// Parses arguments after the command word. Sets help_requested() on --help. Options with a
-  /// dot in their name are collected into caf_args(). Throws option_error.
+  /// dot in their name are collected into caf_args(). Then, with --config-file=PATH (see
+  /// main/config_file.hpp), the file sets every option the command line did not give. Throws
+  /// option_error.
   void parse(const std::vector<std::string>& args);
 
   bool help_requested() const {
@@ -37,6 +39,10 @@ public:
 
   const std::vector<std::string>& caf_args() const {
     return caf_args_;
+  }
+
+  const std::string& command() const {
+    return command_;
   }
 
   /// Usage text listing every option with its default.
@@ -59,16 +65,27 @@ public:
   /// An integer in [min, max]; throws option_error naming the option otherwise.
   std::int64_t get_int(const std::string& name, std::int64_t min, std::int64_t max) const;
 
-private:
   struct option {
     std::string name;
-    std::string value_hint;
+    std::string value_hint;  ///< empty: a flag
     std::string default_value;
     std::string help;
     bool repeatable = false;
     std::vector<std::string> values;
-    bool given = false;
+    bool given = false;      ///< on the command line or in the config file
+    bool from_file = false;  ///< given by the config file
   };
+
+  /// Every declared option, in declaration order.
+  const std::vector<option>& options() const {
+    return options_;
+  }
+
+  /// Used by the config file: sets an option the command line did not give (a flag takes
+  /// "true"; false leaves it unset). Throws option_error when `name` is not declared.
+  void set_from_file(const std::string& name, std::vector<std::string> values);
+
+private:
   const option& find(const std::string& name) const;
 
   std::string command_;
@@ -79,7 +96,8 @@ private:
 };
 
 /// Declares --latency, --workers, --store, --db, --durability and --seed-tasks with the command's
-/// defaults.
+/// defaults, and the operator options (--config-file, --dump-config, --check-config, --log-level,
+/// --log-format; see main/config_file.hpp).
 void add_common_options(option_set& opts, const std::string& default_latency,
                         const std::string& default_db);
 

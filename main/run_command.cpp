@@ -1,6 +1,8 @@
 #include "main/run_command.hpp"
 
 #include "main/actor_system_setup.hpp"
+#include "main/config_file.hpp"
+#include "main/log.hpp"
 #include "main/options.hpp"
 #include "messages/outcome.hpp"
 
@@ -140,9 +142,10 @@ int run_command(const std::vector<std::string>& args) {
     n = opts.get_int("tasks", 0, 100'000'000);
     invalid_every = opts.get_int("invalid-every", 0, 100'000'000);
     configure_actor_system(sys_cfg, opts);
+    if (auto done = finish_configuration(opts, sys_cfg))  // --dump-config, --check-config
+      return *done;
   } catch (const option_error& e) {
-    fmt::print(stderr, "taskpipe run: {}\n", e.what());
-    return 2;
+    return report_option_error(opts, args, e);
   }
   std::optional<temporary_db> temp;
   if (cfg.store == store_kind::sqlite && !opts.given("db")) {
@@ -167,7 +170,7 @@ int run_command(const std::vector<std::string>& args) {
   try {
     node = spawn_pipeline(sys, cfg);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "taskpipe run: cannot open the store: {}\n", e.what());
+    log::error("run", std::string{"cannot open the store: "} + e.what());
     return 1;
   }
   bool ok = false;
@@ -186,7 +189,7 @@ int run_command(const std::vector<std::string>& args) {
           waiting = false;
         },
         [&](caf::error& err) {
-          fmt::print(stderr, "taskpipe run: the batch was refused: {}\n", sys.render(err));
+          log::error("run", "the batch was refused: " + sys.render(err));
           waiting = false;
         },
         caf::after(std::chrono::milliseconds{250}) >> [&] {

@@ -3,11 +3,16 @@
 #include "main/http/actor_backend.hpp"
 #include "main/http/server.hpp"
 #include "main/actor_system_setup.hpp"
+#include "main/config_file.hpp"
+#include "main/log.hpp"
+#include "main/sd_notify.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+
+#include <fmt/format.h>
 
 #include <csignal>
 #include <cstdio>
@@ -23,8 +28,6 @@
 namespace taskpipe {
 
 namespace {
-
-constexpr const char* prefix = "taskpipe serve: ";
 
 /// The token file's content without surrounding whitespace (the trailing newline included).
 std::string read_token(const std::string& path) {
@@ -72,8 +75,23 @@ bool drain(caf::actor_system& sys, const coordinator_client_actor& coordinator) 
   });
   auto why = answer.get();
   if (!why.empty())
-    std::cerr << prefix << "drain: " << why << std::endl;
+    log::error("serve", "drain failed: " + why);
   return why.empty();
+}
+
+/// Start-up facts an operator wants in the log: the store and where remote stages run.
+void log_startup(const pipeline_config& cfg) {
+  if (cfg.store == store_kind::sqlite)
+    log::info("serve", "store sqlite " + cfg.db_path, {{"store", "sqlite"}, {"db", cfg.db_path}});
+  else
+    log::info("serve", "store memory", {{"store", "memory"}});
+  for (const auto& [which, hosts] : cfg.remote) {
+    std::string list;
+    for (const auto& h : hosts)
+      list += (list.empty() ? "" : ",") + to_string(h);
+    log::info("serve", fmt::format("stage {} runs on {}", to_string(which), list),
+              {{"stage", to_string(which)}, {"peers", list}, {"tls", cfg.tls}});
+  }
 }
 
 } // namespace
@@ -121,9 +139,10 @@ int serve_command(const std::vector<std::string>& args) {
     if (opts.given("api-token-file"))
       sopts.api_token = read_token(opts.get("api-token-file"));
     configure_actor_system(sys_cfg, opts);
+    if (auto done = finish_configuration(opts, sys_cfg))  // --dump-config, --check-config
+      return *done;
   } catch (const option_error& e) {
-    std::cerr << prefix << e.what() << std::endl;
-    return 2;
+    return report_option_error(opts, args, e);
   }
 
   // Before any thread exists (CAF's, Asio's), so that every thread inherits the mask and only
@@ -132,14 +151,22 @@ int serve_command(const std::vector<std::string>& args) {
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
 
+  // READY=1 for systemd once the front listens and every remote stage has a host.
+  std::vector<stage> remote_stages;
+  for (const auto& [which, hosts] : cfg.remote)
+    remote_stages.push_back(which);
+  auto ready = std::make_shared<readiness>(remote_stages);
+  cfg.on_peer = [ready](const peer_event& ev) { ready->on_peer(ev); };
+
   caf::actor_system sys{sys_cfg};
   pipeline node;
   try {
     node = spawn_pipeline(sys, cfg);
   } catch (const std::exception& e) {
-    std::cerr << prefix << "cannot open the store: " << e.what() << std::endl;
+    log::error("serve", std::string{"cannot open the store: "} + e.what());
     return 1;
   }
+  log_startup(cfg);
   auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
   int status = 0;
   {
@@ -147,16 +174,21 @@ int serve_command(const std::vector<std::string>& args) {
     try {
       front.start();
     } catch (const std::exception& e) {
-      std::cerr << prefix << e.what() << std::endl;
+      log::error("http", e.what());
       drain(sys, node.coordinator);
       return 1;
     }
     std::printf("listening on %s\n", front.address().c_str());
     std::fflush(stdout);
+    log::info("http", "listening on " + front.address(), {{"address", front.address()}});
+    ready->listening(front.address());
 
     int sig = wait_for_termination_signal();
-    std::cerr << prefix << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-              << ": draining (new batches get 503; a second signal exits at once)" << std::endl;
+    auto sig_name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    log::info("serve", fmt::format("{}: draining (new batches get 503; a second signal exits at once)",
+                                   sig_name),
+              {{"signal", sig_name}});
+    sd_notify("STOPPING=1\nSTATUS=draining");
     front.begin_drain();
     // A second signal ends the process at once with status 1.
     std::thread{[] {
@@ -169,7 +201,7 @@ int serve_command(const std::vector<std::string>& args) {
     front.stop(std::chrono::seconds{10});
   }
   sys.await_all_actors_done();
-  std::cerr << prefix << "drained, exiting" << std::endl;
+  log::info("serve", "drained, exiting", {{"status", status}});
   return status;
 }
 

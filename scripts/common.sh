@@ -12,6 +12,7 @@ TASKPIPE_PACKAGES=(
   clang-14 libclang-rt-14-dev
   sqlite3 openssl time wrk curl
   prometheus
+  help2man dpkg-dev file nodejs
 )
 
 # ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).
@@ -29,6 +30,13 @@ ensure_packages() {
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ensure_npm: npm for the OpenAPI checks (tests/api). A nodejs from elsewhere may bring its own
+# npm (and conflict with Debian's npm package): only install Debian's when there is none.
+ensure_npm() {
+  command -v npm >/dev/null && return 0
+  ensure_packages npm
 }
 
 # build_tree DIR [CMAKE_ARGS...]: configures and builds DIR with every core; set TARGET to build

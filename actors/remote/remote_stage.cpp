@@ -57,6 +57,11 @@ std::string lost_reason(remote_state& st) {
                      hosts);
 }
 
+void report(remote_state& st, peer_event::kind what, const replica& r, std::string detail = {}) {
+  if (st.cfg.on_peer)
+    st.cfg.on_peer(peer_event{what, st.cfg.stages, to_string(r.where), std::move(detail)});
+}
+
 void fail_chunk(remote_pointer self, task_chunk& chunk) {
   auto& st = self->state;
   failure_chunk failed;
@@ -128,6 +133,8 @@ void connect(remote_pointer self, std::size_t index) {
     auto& r = self->state.replicas[index];
     r.connecting = false;
     r.last_error = self->system().render(err);
+    if (!r.tried)  // retries of a host that stays away are not news
+      report(self->state, peer_event::kind::unreachable, r, r.last_error);
     first_attempt_ended(self, index);
     schedule_reconnect(self, index);
   };
@@ -153,6 +160,7 @@ void connect(remote_pointer self, std::size_t index) {
               r.last_error.clear();
               r.chain = chain;
               self->monitor(chain);
+              report(self->state, peer_event::kind::connected, r);
               first_attempt_ended(self, index);
             },
             on_error);
@@ -175,6 +183,7 @@ remote_stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage
       if (r.chain && r.chain.address() == msg.source) {
         r.chain = nullptr;
         r.last_error = "lost: " + self->system().render(msg.reason);
+        report(st, peer_event::kind::lost, r, self->system().render(msg.reason));
         // Whatever that replica held is replayed from the first stage by the coordinator.
         self->send(st.cfg.coordinator, node_lost_atom_v);
         schedule_reconnect(self, i);

@@ -4,6 +4,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/remote/endpoint.hpp"
+#include "actors/remote/peer_event.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -25,6 +26,7 @@ struct remote_stage_config {
   /// How long tasks wait for a first connection before failing with node_lost, and how long one
   /// connection attempt may take.
   std::chrono::milliseconds connect_timeout{5000};
+  peer_event_fn on_peer;  ///< told about connections, start-up failures and losses (may be empty)
 };
 
 /// Spawns the remote stage: it connects to every replica (and reconnects lost ones), asks each to

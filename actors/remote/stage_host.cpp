@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 namespace taskpipe {
@@ -51,6 +52,7 @@ stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> 
 struct host_state {
   stage_host_config cfg;
   std::vector<stage_actor> segments;  ///< every chain spawned, so that exiting the host ends them
+  std::map<caf::actor_addr, peer_event> links;  ///< what each chain was reported as (on_peer)
   static inline const char* name = "stage_host";
 };
 
@@ -60,6 +62,12 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
   self->set_down_handler([self](caf::down_msg& msg) {
     std::erase_if(self->state.segments,
                   [&](const stage_actor& s) { return s.address() == msg.source; });
+    if (auto i = self->state.links.find(msg.source); i != self->state.links.end()) {
+      i->second.what = peer_event::kind::lost;
+      i->second.detail = self->system().render(msg.reason);
+      self->state.cfg.on_peer(i->second);
+      self->state.links.erase(i);
+    }
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& s : self->state.segments)
@@ -89,6 +97,13 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
       // A chain ends with its front; forget it then, so the list does not grow forever.
       self->monitor(chain);
       self->state.segments.push_back(chain);
+      if (cfg.on_peer) {
+        auto sender = self->current_sender();
+        peer_event ev{peer_event::kind::connected, wanted,
+                      sender ? caf::to_string(sender->node()) : std::string{"?"}, {}};
+        cfg.on_peer(ev);
+        self->state.links.emplace(chain.address(), std::move(ev));
+      }
       return chain;
     },
     [self](get_atom) {

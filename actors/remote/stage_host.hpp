@@ -3,6 +3,7 @@
 
 #include "actors/chain.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/remote/peer_event.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -14,6 +15,7 @@ namespace taskpipe {
 struct stage_host_config {
   std::vector<stage> stages;  ///< what this host serves, in pipeline order
   local_stage_options local;  ///< how its pools run
+  peer_event_fn on_peer;  ///< told when a front's chain is spawned and when it ends (may be empty)
 };
 
 stage_host_actor spawn_stage_host(caf::actor_system& sys, stage_host_config cfg);

@@ -1,5 +1,7 @@
 #include "support/http_client.hpp"
 
+#include "support/recorder.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -220,6 +222,8 @@ std::vector<http_response> http_call_sequence(std::uint16_t port,
   mark_timeouts(all);
   auto results = all.front()->results;
   ioc.stop();
+  for (std::size_t i = 0; i < results.size() && i < reqs.size(); ++i)
+    record_exchange(reqs[i], results[i]);
   return results;
 }
 
@@ -236,8 +240,10 @@ std::vector<http_response> http_call_many(std::uint16_t port, const http_request
   mark_timeouts(all);
   std::vector<http_response> results;
   results.reserve(count);
-  for (auto& x : all)
+  for (auto& x : all) {
     results.push_back(x->results.front());
+    record_exchange(req, results.back());
+  }
   return results;
 }
 

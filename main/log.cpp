@@ -1,0 +1,246 @@
+#include "main/log.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cerrno>
+#include <ctime>
+#include <unistd.h>
+
+namespace taskpipe::log {
+
+namespace {
+
+std::atomic<level> threshold{level::info};
+std::atomic<format> output_format{format::text};
+
+/// Length of the valid UTF-8 sequence at s[i], or 0 if there is none.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  unsigned char c = b(i);
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2))
+      return 0;
+    unsigned char c1 = b(i + 1);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))  // overlong, surrogates
+      return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3))
+      return 0;
+    unsigned char c1 = b(i + 1);
+    if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (std::size_t i = 0; i < s.size();) {
+    auto n = utf8_length(s, i);
+    if (n == 0) {
+      out += replacement;
+      ++i;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (n == 1) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20 || c == 0x7F)
+            out += fmt::format("\\u{:04x}", c);
+          else
+            out += static_cast<char>(c);
+      }
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  out += '"';
+}
+
+/// Text format: control characters escaped, so that an event stays on one line.
+void append_text(std::string& out, std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto n = utf8_length(s, i);
+    if (n == 0) {
+      out += replacement;
+      ++i;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (n == 1 && (c < 0x20 || c == 0x7F)) {
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '\t')
+        out += "\\t";
+      else
+        out += fmt::format("\\x{:02x}", c);
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+}
+
+/// A text value is quoted when it would not read back as one word.
+void append_text_value(std::string& out, std::string_view s) {
+  bool quote = s.empty() || s.find_first_of(" \"=") != std::string_view::npos;
+  if (!quote) {
+    append_text(out, s);
+    return;
+  }
+  out += '"';
+  std::string inner;
+  append_text(inner, s);
+  for (char c : inner) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+std::string number(const field& f) {
+  switch (f.type) {
+    case field::kind::int64: return fmt::format("{}", f.int64);
+    case field::kind::uint64: return fmt::format("{}", f.uint64);
+    case field::kind::real: return fmt::format("{:.3f}", f.real);
+    case field::kind::boolean: return f.boolean ? "true" : "false";
+    case field::kind::text: break;
+  }
+  return {};
+}
+
+std::string timestamp(std::chrono::system_clock::time_point at) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(at.time_since_epoch()).count();
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  if (ms % 1000 < 0)
+    --secs;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ((ms % 1000) + 1000) % 1000);
+}
+
+} // namespace
+
+std::string_view to_string(level x) {
+  switch (x) {
+    case level::error: return "error";
+    case level::warn: return "warn";
+    case level::info: return "info";
+    case level::debug: return "debug";
+  }
+  return "info";
+}
+
+bool parse_level(std::string_view text, level& out) {
+  for (auto x : {level::error, level::warn, level::info, level::debug})
+    if (text == to_string(x)) {
+      out = x;
+      return true;
+    }
+  return false;
+}
+
+bool parse_format(std::string_view text, format& out) {
+  if (text == "text")
+    out = format::text;
+  else if (text == "json")
+    out = format::json;
+  else
+    return false;
+  return true;
+}
+
+void configure(level t, format f) {
+  threshold.store(t, std::memory_order_relaxed);
+  output_format.store(f, std::memory_order_relaxed);
+}
+
+bool enabled(level x) {
+  return static_cast<int>(x) <= static_cast<int>(threshold.load(std::memory_order_relaxed));
+}
+
+std::string format_line(format fmt, level lvl, std::chrono::system_clock::time_point at,
+                        std::string_view component, std::string_view msg, fields extra) {
+  std::string out;
+  out.reserve(128 + msg.size());
+  if (fmt == format::json) {
+    out += "{\"ts\":\"" + timestamp(at) + "\",\"level\":\"";
+    out += to_string(lvl);
+    out += "\",\"component\":";
+    append_json_string(out, component);
+    out += ",\"msg\":";
+    append_json_string(out, msg);
+    for (const auto& f : extra) {
+      out += ',';
+      append_json_string(out, f.key);
+      out += ':';
+      if (f.type == field::kind::text)
+        append_json_string(out, f.text);
+      else
+        out += number(f);
+    }
+    out += "}\n";
+    return out;
+  }
+  out += timestamp(at);
+  out += ' ';
+  auto name = to_string(lvl);
+  out += name;
+  out.append(6 - name.size(), ' ');
+  append_text(out, component);
+  out += ": ";
+  append_text(out, msg);
+  for (const auto& f : extra) {
+    out += ' ';
+    append_text(out, f.key);
+    out += '=';
+    if (f.type == field::kind::text)
+      append_text_value(out, f.text);
+    else
+      out += number(f);
+  }
+  out += '\n';
+  return out;
+}
+
+void write(level lvl, std::string_view component, std::string_view msg, fields extra) {
+  if (!enabled(lvl))
+    return;
+  auto line = format_line(output_format.load(std::memory_order_relaxed), lvl,
+                          std::chrono::system_clock::now(), component, msg, extra);
+  // One write per line: lines from different threads never interleave (below PIPE_BUF on pipes).
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    auto n = ::write(STDERR_FILENO, rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return;  // stderr closed: nowhere to report it
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+} // namespace taskpipe::log
