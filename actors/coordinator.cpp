@@ -1,9 +1,6 @@
 #include "actors/coordinator.hpp"
 
 #include "actors/failure_aggregator.hpp"
-#include "actors/remote/remote_stage.hpp"
-#include "actors/stage.hpp"
-#include "messages/registry.hpp"
 
 #include <caf/all.hpp>
 
@@ -11,9 +8,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <random>
 #include <unordered_map>
-#include <limits>
 
 namespace taskpipe {
 
@@ -37,7 +34,6 @@ struct batch_record {
   clock_time finished;
   bool complete = false;  ///< every task has its outcome; the report is final
   bool cancelled = false;
-  bool expired = false;
   std::vector<report_promise> waiters;
   /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
   std::vector<task_envelope> replay;
@@ -48,7 +44,7 @@ struct batch_record {
 };
 
 struct coordinator_state {
-  pipeline_config cfg;
+  coordinator_config cfg;
   std::shared_ptr<pipeline_metrics> metrics;
   store_actor store;
   failure_aggregator_actor aggregator;
@@ -65,7 +61,14 @@ struct coordinator_state {
   static inline const char* name = "coordinator";
 };
 
-using coordinator_pointer = coordinator_actor::stateful_pointer<coordinator_state>;
+/// The coordinator also talks to itself: deadline timers.
+using coordinator_impl = coordinator_actor::extend<
+  // A batch's deadline passed: stages fail what they hold of it.
+  caf::reacts_to<expire_atom, std::uint64_t>,
+  // A batch's deadline plus grace passed; tasks still without outcome fail.
+  caf::reacts_to<expire_atom, std::uint64_t, bool>>;
+
+using coordinator_pointer = coordinator_impl::stateful_pointer<coordinator_state>;
 
 /// Finds repeated ids in a batch: an open-addressing set sized once for the batch (a node-based
 /// std::unordered_set costs a cache miss and an allocation per id at a million ids).
@@ -187,6 +190,15 @@ void publish_in_flight(coordinator_pointer self) {
   self->state.metrics->tasks_in_flight.store(self->state.in_flight, std::memory_order_relaxed);
 }
 
+/// Tells every stage and the store that a batch is cancelled or expired (`Atom`): its tasks fail
+/// wherever they are, up to the cut-off (actors/closed_batches.hpp).
+template <class Atom>
+void close_batch(coordinator_pointer self, Atom what, std::uint64_t id) {
+  for (auto& s : self->state.stages)
+    self->send(s, what, id);
+  self->send(self->state.store, what, id);
+}
+
 /// Sends `chunk` to Validate, if it holds anything.
 void flush_chunk(coordinator_pointer self, task_chunk& chunk) {
   if (chunk.tasks.empty())
@@ -210,13 +222,13 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
   auto& st = self->state;
   auto n = req.tasks.size();
   if (st.draining)
-    return make_error(refusal::shutting_down, "the node is shutting down");
+    return caf::make_error(refusal::shutting_down, "the node is shutting down");
   if (n > st.cfg.max_in_flight)
-    return make_error(refusal::batch_too_large,
+    return caf::make_error(refusal::batch_too_large,
                       fmt::format("the batch has {} tasks; at most {} can ever be in flight", n,
                                   st.cfg.max_in_flight));
   if (st.in_flight + n > st.cfg.max_in_flight)
-    return make_error(refusal::overloaded,
+    return caf::make_error(refusal::overloaded,
                       fmt::format("{} tasks in flight; admitting {} more would pass the limit "
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
@@ -240,7 +252,7 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
-    if (!st.cfg.remote.empty())
+    if (st.cfg.replay_on_node_loss)
       b.replay.push_back(t);
     send_chunked(self, chunk, std::move(t));
   }
@@ -264,63 +276,18 @@ batch_record* find_batch(coordinator_pointer self, const std::string& text) {
 }
 
 caf::error unknown_batch(const std::string& text) {
-  return make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
+  return caf::make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
 }
 
-coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_config cfg,
-                                             store_actor store,
-                                             std::shared_ptr<pipeline_metrics> metrics) {
+coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinator_config cfg,
+                                            chain_factory build_chain, store_actor store,
+                                            std::shared_ptr<pipeline_metrics> metrics) {
   auto& st = self->state;
-  st.cfg = std::move(cfg);
+  st.cfg = cfg;
   st.metrics = std::move(metrics);
   st.store = std::move(store);
   st.aggregator = spawn_failure_aggregator(self->system(), self);
-  // Wire the stages back to front: each knows only the next one. A run of consecutive stages
-  // on the same stage hosts becomes one remote stage, so tasks cross the network once per run.
-  auto replicas_of = [&](stage s) -> const std::vector<endpoint>* {
-    for (const auto& [which, hosts] : st.cfg.remote)
-      if (which == s)
-        return &hosts;
-    return nullptr;
-  };
-  auto same_hosts = [](const std::vector<endpoint>& x, const std::vector<endpoint>& y) {
-    return std::equal(x.begin(), x.end(), y.begin(), y.end(), [](const auto& a, const auto& b) {
-      return a.host == b.host && a.port == b.port;
-    });
-  };
-  stage_actor next;
-  std::vector<stage_actor> reversed;
-  for (int i = static_cast<int>(std::size(all_stages)) - 1; i >= 0; --i) {
-    auto which = all_stages[i];
-    if (auto hosts = replicas_of(which)) {
-      remote_stage_config rc;
-      rc.stages = {which};
-      while (i > 0 && replicas_of(all_stages[i - 1])
-             && same_hosts(*replicas_of(all_stages[i - 1]), *hosts))
-        rc.stages.insert(rc.stages.begin(), all_stages[--i]);
-      rc.replicas = *hosts;
-      rc.next = next;
-      rc.coordinator = self;
-      rc.failures = st.aggregator;
-      rc.tls = st.cfg.tls;
-      next = spawn_remote_stage(self->system(), std::move(rc));
-    } else {
-      stage_config sc;
-      sc.which = which;
-      sc.workers = st.cfg.workers;
-      sc.latency = st.cfg.latency;
-      sc.chunk_size = st.cfg.chunk_size;
-      sc.next = next;
-      sc.coordinator = self;
-      sc.failures = st.aggregator;
-      sc.store = st.store;
-      sc.metrics = st.metrics;
-      sc.faults = st.cfg.faults;
-      next = spawn_stage(self->system(), std::move(sc));
-    }
-    reversed.push_back(next);
-  }
-  st.stages.assign(reversed.rbegin(), reversed.rend());
+  st.stages = build_chain(self->system(), chain_outputs{self, st.aggregator});
   return {
     [self](submit_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
@@ -353,8 +320,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
         return unknown_batch(text);
       if (b->pending() > 0 && !b->cancelled) {
         b->cancelled = true;
-        for (auto& s : self->state.stages)
-          self->send(s, cancel_atom_v, b->id);
+        close_batch(self, cancel_atom_v, b->id);
       }
       return make_report(self, *b);
     },
@@ -383,14 +349,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
           if (b == nullptr)
             continue;
         }
-        if (!b->expired) {
-          record(self, *b, ref.index, outcome::succeeded);
-        } else if (record(self, *b, ref.index, outcome::failed)) {
-          b->failures.push_back(task_failure{
-            b->id, ref.index, b->ids[ref.index], stage::notify, failure_code::timeout,
-            "batch deadline passed before the task finished (the update was applied and the "
-            "notification written)"});
-        }
+        // Its outbox row is written, so it succeeded, even past the deadline: the store
+        // refuses an expired batch's work, so this transaction began before the deadline
+        // reached the store.
+        record(self, *b, ref.index, outcome::succeeded);
       }
       if (b != nullptr)
         finish_if_done(self, *b);
@@ -415,10 +377,9 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       auto i = st.batches.find(id);
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
-      i->second.expired = true;
-      for (auto& s : st.stages)
-        self->send(s, expire_atom_v, id);
-      self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
+      close_batch(self, expire_atom_v, id);
+      if (st.cfg.replay_on_node_loss)
+        self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
     },
     [self](node_lost_atom) {
       // Whatever the lost node held is unknown: replay every unfinished task from the first
@@ -435,7 +396,9 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       }
     },
     [self](expire_atom, std::uint64_t id, bool) {
-      // Whatever no stage reported by now was between stages (or on a lost node).
+      // Locally, every task is held by a stage or on its way to one, and each reports its
+      // closed batch's tasks: nothing is left for this sweep. Across nodes, a task still without
+      // an outcome now is on a stage host that has not answered: it may have been applied there.
       auto& st = self->state;
       auto i = st.batches.find(id);
       if (i == st.batches.end() || i->second.pending() == 0)
@@ -445,9 +408,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
       for (std::uint32_t index = 0; index < b.outcomes.size(); ++index)
         if (record(self, b, index, outcome::failed)) {
           b.failures.push_back(task_failure{b.id, index, b.ids[index], stage::pipeline,
-                                            failure_code::timeout,
-                                            "batch deadline passed while the task was between "
-                                            "stages"});
+                                            failure_code::node_lost,
+                                            "batch deadline passed and the stage host holding "
+                                            "the task has not answered (the update may have "
+                                            "been applied there)"});
           ++lost;
         }
       st.metrics->count(stage::pipeline, false, lost);
@@ -459,9 +423,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, pipeline_
 
 } // namespace
 
-coordinator_actor spawn_coordinator(caf::actor_system& sys, pipeline_config cfg,
-                                    store_actor store, std::shared_ptr<pipeline_metrics> metrics) {
-  return sys.spawn(coordinator, std::move(cfg), std::move(store), std::move(metrics));
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_config cfg,
+                                    chain_factory build_chain, store_actor store,
+                                    std::shared_ptr<pipeline_metrics> metrics) {
+  return sys.spawn(coordinator, cfg, std::move(build_chain), std::move(store), std::move(metrics));
 }
 
 } // namespace taskpipe

@@ -1,25 +1,45 @@
 // The coordinator: admits batches, tracks every task to exactly one outcome, runs shutdown.
 #pragma once
 
+#include "actors/chain.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/pipeline.hpp"
+#include "actors/metrics.hpp"
 
 #include <caf/fwd.hpp>
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace taskpipe {
 
 /// Finished batches stay queryable at least this long.
 inline constexpr auto finished_batch_retention = std::chrono::minutes{10};
 
-/// After a batch's deadline, how long stages get to report the tasks they hold before the
-/// coordinator fails whatever is still unaccounted for (stage `pipeline`).
+/// With stage hosts: after a batch's deadline, how long stages get to report the tasks they hold
+/// before the coordinator fails whatever is still unaccounted for (stage `pipeline`, node_lost).
 inline constexpr auto deadline_grace = std::chrono::seconds{1};
 
-/// Spawns the coordinator, which spawns the failure aggregator and the four stage pools and takes
-/// ownership of `store`: draining the coordinator ends them all.
-coordinator_actor spawn_coordinator(caf::actor_system& sys, pipeline_config cfg,
-                                    store_actor store, std::shared_ptr<pipeline_metrics> metrics);
+struct coordinator_config {
+  std::uint64_t max_in_flight = 2'000'000;  ///< tasks admitted at once across batches
+  std::chrono::milliseconds batch_timeout{60'000};
+  std::size_t chunk_size = 1024;            ///< tasks per message to the first stage
+  /// Keep every task as sent, to replay unfinished ones when a remote replica is lost.
+  bool replay_on_node_loss = false;
+};
+
+/// Builds the stage chain once the coordinator and its failure aggregator exist (the stages
+/// report to them). Returns the entry of every segment in pipeline order.
+using chain_factory =
+  std::function<std::vector<stage_actor>(caf::actor_system&, const chain_outputs&)>;
+
+/// Spawns the coordinator, which spawns the failure aggregator, builds the chain with
+/// `build_chain` and takes ownership of `store`: draining the coordinator ends them all.
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_config cfg,
+                                    chain_factory build_chain, store_actor store,
+                                    std::shared_ptr<pipeline_metrics> metrics);
 
 } // namespace taskpipe

@@ -8,8 +8,6 @@ namespace taskpipe {
 
 namespace {
 
-constexpr std::size_t stage_slots = 5;  // validate, audit, update, notify, pipeline
-
 struct aggregator_state {
   failure_counts counts;
   static inline const char* name = "failure_aggregator";
@@ -17,16 +15,15 @@ struct aggregator_state {
 
 failure_aggregator_actor::behavior_type
 aggregator_behavior(failure_aggregator_actor::stateful_pointer<aggregator_state> self,
-                    coordinator_actor coordinator) {
-  self->state.counts.by_stage_and_code.assign(stage_slots * failure_code_count, 0);
+                    outcome_sink_actor coordinator) {
+  self->state.counts.by_stage_and_code.assign(stage_slot_count * failure_code_count, 0);
   return {
     [self, coordinator](failure_chunk& chunk) {
       auto& counts = self->state.counts.by_stage_and_code;
       // Chunks usually hold one batch: forward it whole and skip the grouping.
       bool one_batch = true;
       for (const auto& f : chunk.failures) {
-        counts[static_cast<std::size_t>(f.where) * failure_code_count
-               + static_cast<std::size_t>(f.code)] += 1;
+        counts[failure_counts::slot(f.where, f.code)] += 1;
         one_batch = one_batch && f.batch == chunk.failures.front().batch;
       }
       if (chunk.failures.empty())
@@ -48,7 +45,7 @@ aggregator_behavior(failure_aggregator_actor::stateful_pointer<aggregator_state>
 } // namespace
 
 failure_aggregator_actor spawn_failure_aggregator(caf::actor_system& sys,
-                                                  coordinator_actor coordinator) {
+                                                  outcome_sink_actor coordinator) {
   return sys.spawn(aggregator_behavior, std::move(coordinator));
 }
 

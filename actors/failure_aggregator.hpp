@@ -10,6 +10,6 @@ namespace taskpipe {
 /// Spawns the aggregator: it groups failures by batch, counts them by stage and code, and
 /// forwards each batch's group to `coordinator`.
 failure_aggregator_actor spawn_failure_aggregator(caf::actor_system& sys,
-                                                  coordinator_actor coordinator);
+                                                  outcome_sink_actor coordinator);
 
 } // namespace taskpipe

@@ -1,4 +1,6 @@
-// Every typed actor interface of taskpipe, one comment per handler.
+// Every typed actor interface of taskpipe, one comment per handler. Each interface holds what its
+// clients send; an implementation that also talks to itself (timers, its own workers) extends its
+// interface privately, in its own source file.
 #pragma once
 
 #include "messages/atoms.hpp"
@@ -14,10 +16,10 @@
 
 namespace taskpipe {
 
-/// The coordinator: admits batches, tracks every task to exactly one outcome, runs shutdown.
-/// Refusals arrive as caf::error of category taskpipe::error_category (see messages/registry.hpp,
-/// as_refusal): shutting_down, overloaded, batch_too_large, unknown_batch.
-using coordinator_actor = caf::typed_actor<
+/// The coordinator as its clients see it (`taskpipe run`, the HTTP front). Refusals arrive as
+/// caf::error with a `refusal` code (see as_refusal): shutting_down, overloaded,
+/// batch_too_large, unknown_batch.
+using coordinator_client_actor = caf::typed_actor<
   // Admits a batch and answers with its final report once every task has an outcome.
   caf::replies_to<submit_atom, batch_request>::with<batch_report>,
   // Admits a batch and answers at once with its running status (batch_id set).
@@ -30,36 +32,30 @@ using coordinator_actor = caf::typed_actor<
   // once all of that is done.
   caf::replies_to<drain_atom>::with<done_atom>,
   // Node-wide statistics: tasks in flight, and batches finished by state (done, cancelled).
-  caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t, std::uint64_t>,
+  caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t, std::uint64_t>>;
+
+/// The coordinator as the pipeline sees it: where outcomes and node losses go.
+using outcome_sink_actor = caf::typed_actor<
   // From Notify: tasks that finished successfully.
   caf::reacts_to<completion_chunk>,
   // From the failure aggregator: failures of one batch.
   caf::reacts_to<failure_chunk>,
-  // Internal: a batch's deadline passed.
-  caf::reacts_to<expire_atom, std::uint64_t>,
-  // Internal: a batch's deadline plus grace passed; tasks still without outcome fail.
-  caf::reacts_to<expire_atom, std::uint64_t, bool>,
   // From a remote stage: a replica went away; unfinished tasks are replayed from Validate.
   caf::reacts_to<node_lost_atom>>;
 
-/// One stage of the pipeline (the pool's router; its workers are internal to stage.cpp).
+/// The whole coordinator: admits batches, tracks every task to exactly one outcome, runs
+/// shutdown.
+using coordinator_actor = coordinator_client_actor::extend_with<outcome_sink_actor>;
+
+/// What travels between stages. Local stage pools, remote stages and the chains a stage host
+/// spawns all stand behind it, so each stage knows only "the next stage".
 using stage_actor = caf::typed_actor<
   // Tasks to process.
   caf::reacts_to<task_chunk>,
-  // Drops held tasks of a batch with `cancelled` (Validate and Audit only; see stage.cpp).
+  // Fails held tasks of a batch with `cancelled` (stages before Update; see stage.cpp).
   caf::reacts_to<cancel_atom, std::uint64_t>,
-  // Drops held tasks of a batch with `timeout`.
-  caf::reacts_to<expire_atom, std::uint64_t>,
-  // Internal: a worker finished the chunk with this ticket (its credit returns).
-  caf::reacts_to<done_atom, std::uint64_t>,
-  // Internal: a worker hit a bug; replace it (it finishes what it holds, then quits).
-  caf::reacts_to<retire_atom>,
-  // Internal: the latency timer.
-  caf::reacts_to<caf::tick_atom>,
-  // Internal (remote stages): retry connecting replica number N.
-  caf::reacts_to<reconnect_atom, std::uint64_t>,
-  // Internal (remote stages): the wait for a first replica is over.
-  caf::reacts_to<reconnect_atom>>;
+  // Fails held tasks of a batch with `timeout`.
+  caf::reacts_to<expire_atom, std::uint64_t>>;
 
 /// Receives every failure and reports it, grouped by batch, to the coordinator.
 using failure_aggregator_actor = caf::typed_actor<
@@ -67,10 +63,6 @@ using failure_aggregator_actor = caf::typed_actor<
   caf::reacts_to<failure_chunk>,
   // Counts since start by stage and code.
   caf::replies_to<get_atom>::with<failure_counts>>;
-
-} // namespace taskpipe
-
-namespace taskpipe {
 
 /// Owns the task store on its own thread (a detached actor: SQLite blocks). Groups whatever is
 /// queued into one transaction (group commit).
@@ -83,36 +75,22 @@ using store_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::int64_t>::with<stored_task>,
   // Row counts of every table.
   caf::replies_to<get_atom>::with<store_counts>,
-  // Internal: runs everything queued so far as one transaction (group commit).
-  caf::reacts_to<caf::flush_atom>>;
-
-} // namespace taskpipe
-
-namespace taskpipe {
+  // The batch was cancelled: from now on its work in Validate, Audit and Update is refused
+  // (`cancelled`) inside the transaction; work already inside one finishes.
+  caf::reacts_to<cancel_atom, std::uint64_t>,
+  // The batch's deadline passed: from now on all its work is refused (`timeout`).
+  caf::reacts_to<expire_atom, std::uint64_t>>;
 
 /// What `taskpipe node` publishes: it hosts stage pools for front nodes.
 using stage_host_actor = caf::typed_actor<
   // Spawns, for one front node, a chain of pools for `stages` (consecutive stage names in pipeline
   // order), each forwarding to the next and the last to `next` (none after Notify: completions go
-  // to `coordinator`); failures go to `failures`. Answers one handle for the whole chain: tasks
-  // enter its first pool, cancel and expire reach every pool of it. The chain ends with the
-  // coordinator.
-  caf::replies_to<spawn_atom, std::vector<std::string>, stage_actor, coordinator_actor,
+  // to the front's coordinator); failures go to `failures`. Answers one handle for the whole
+  // chain: tasks enter its first pool, cancel and expire reach every pool of it. The chain ends
+  // with the front's coordinator.
+  caf::replies_to<spawn_atom, std::vector<std::string>, stage_actor, outcome_sink_actor,
                   failure_aggregator_actor>::with<stage_actor>,
   // The names of the stages this host serves, in pipeline order.
   caf::replies_to<get_atom>::with<std::vector<std::string>>>;
-
-} // namespace taskpipe
-
-namespace caf {
-class actor_system_config;
-} // namespace caf
-
-namespace taskpipe {
-
-/// Registers every message type (register_message_types) and every actor handle type that
-/// travels in messages, so both can cross the network. Call on every node's config before the
-/// actor system is constructed.
-void register_types(caf::actor_system_config& cfg);
 
 } // namespace taskpipe

@@ -12,8 +12,6 @@
 namespace taskpipe {
 
 struct pipeline_metrics {
-  static constexpr std::size_t stage_count = 4;
-
   /// Upper bounds (seconds) of the stage latency histogram's buckets; +Inf is implied.
   static constexpr std::array<double, 12> latency_bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                          0.25,  0.5,   1.0,  2.5,   5.0,  10.0};

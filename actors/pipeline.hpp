@@ -1,10 +1,10 @@
 // Spawning a whole node: store, failure aggregator, the four stage pools and the coordinator.
 #pragma once
 
+#include "actors/chain.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
-#include "actors/remote/remote_stage.hpp"
 #include "actors/stage_work.hpp"
 
 #include <caf/actor_system.hpp>
@@ -31,7 +31,7 @@ struct pipeline_config {
   /// Test hook: called by stage workers on every task before its work; may throw.
   fault_injector faults;
   /// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.
-  std::vector<std::pair<stage, std::vector<endpoint>>> remote;
+  remote_hosts remote;
   bool tls = false;  ///< links to stage hosts use CAF's openssl module
 };
 
@@ -45,8 +45,14 @@ struct pipeline {
 /// the store actor that owns it.
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg);
 
+/// The options every local stage pool of the node shares.
+local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
+                                 std::shared_ptr<pipeline_metrics> metrics);
+
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
-/// actor of the node. The coordinator owns them all: `drain` on it ends every one.
+/// actor of the node: the coordinator, and through it the failure aggregator and the stage chain
+/// (local pools, remote stages where `cfg.remote` says). The coordinator owns them all: `drain`
+/// on it ends every one.
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);
 
 } // namespace taskpipe

@@ -15,14 +15,20 @@ namespace {
 
 using clock_time = caf::actor_clock::time_point;
 
-/// How long a cancelled or expired batch is remembered, so its stragglers fail on arrival.
-constexpr auto closed_batch_retention = std::chrono::minutes{10};
+/// The router is a stage that also hears from its own workers and its latency timer.
+using router_actor = stage_actor::extend<
+  // A worker finished the chunk with this ticket (its credit returns).
+  caf::reacts_to<done_atom, std::uint64_t>,
+  // A worker hit a bug; replace it (it finishes what it holds, then quits).
+  caf::reacts_to<retire_atom>,
+  // The latency timer.
+  caf::reacts_to<caf::tick_atom>>;
 
 // -- worker --------------------------------------------------------------------------------------
 
 struct worker_state {
   stage_config cfg;
-  stage_actor router;
+  router_actor router;
   std::size_t awaiting_store = 0;  ///< chunks handed to the store and not answered yet
   bool retiring = false;           ///< hit a bug: finish what is held, then quit
   static inline const char* name = "stage_worker";
@@ -60,7 +66,8 @@ void finish_ticket(worker_pointer self, std::uint64_t ticket) {
     self->quit();
 }
 
-worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg, stage_actor router) {
+worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg,
+                                         router_actor router) {
   self->state.cfg = std::move(cfg);
   self->state.router = std::move(router);
   return {
@@ -167,16 +174,15 @@ struct router_state {
   std::uint64_t next_ticket = 1;
   std::unordered_map<std::uint64_t, ticket_record> tickets;
   std::multiset<clock_time> armed;  ///< due times of the latency timers in flight
-  std::unordered_map<std::uint64_t, failure_code> closed;  ///< cancelled or expired batches
-  std::deque<std::pair<clock_time, std::uint64_t>> closed_order;
+  closed_batches closed;  ///< cancelled or expired batches
   static inline const char* name = "stage_router";
 };
 
-using router_pointer = stage_actor::stateful_pointer<router_state>;
+using router_pointer = router_actor::stateful_pointer<router_state>;
 
 void spawn_worker(router_pointer self) {
   auto& st = self->state;
-  auto worker = self->system().spawn(stage_worker, st.cfg, stage_actor{self});
+  auto worker = self->system().spawn(stage_worker, st.cfg, router_actor{self});
   self->monitor(worker);
   st.workers.push_back(worker_slot{worker, 0, false});
 }
@@ -193,13 +199,6 @@ void fail_tasks(router_pointer self, std::vector<task_failure> failures) {
     return;
   self->state.cfg.metrics->count(self->state.cfg.which, false, failures.size());
   self->send(self->state.cfg.failures, failure_chunk{std::move(failures)});
-}
-
-std::string closed_reason(stage where, failure_code code) {
-  return code == failure_code::cancelled
-           ? fmt::format("batch cancelled while the task was in {}", to_string(where))
-           : fmt::format("batch deadline passed while the task was in {}{}", to_string(where),
-                         where == stage::notify ? " (the update was applied)" : "");
 }
 
 /// Moves up to chunk_size ready tasks into `chunk`, whole blocks where they fit.
@@ -276,7 +275,7 @@ void accept(router_pointer self, task_chunk& chunk) {
   bool pass_whole = true;
   for (const auto& t : chunk.tasks)
     pass_whole = pass_whole && st.cfg.latency.delay(t.update.id).count() == 0
-                 && (st.closed.empty() || st.closed.count(t.batch) == 0);
+                 && (st.closed.empty() || st.closed.find(t.batch, st.cfg.which) == nullptr);
   if (pass_whole) {  // the common case without latency: no per-task work
     make_ready(st, std::move(chunk.tasks), now);
     dispatch(self);
@@ -287,9 +286,9 @@ void accept(router_pointer self, task_chunk& chunk) {
   // Tasks that wait, grouped by their delay (the seed model has two): one queue entry each.
   std::vector<std::pair<caf::timespan, std::vector<task_envelope>>> waiting;
   for (auto& t : chunk.tasks) {
-    if (auto i = st.closed.find(t.batch); i != st.closed.end()) {
-      refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, i->second,
-                                     closed_reason(st.cfg.which, i->second)});
+    if (auto code = st.closed.find(t.batch, st.cfg.which)) {
+      refused.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, *code,
+                                     closed_reason(st.cfg.which, *code)});
       continue;
     }
     caf::timespan delay = st.cfg.latency.delay(t.update.id);
@@ -315,14 +314,10 @@ void accept(router_pointer self, task_chunk& chunk) {
 /// that its tasks still on their way here fail on arrival.
 void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
   auto& st = self->state;
-  auto now = self->clock().now();
-  while (!st.closed_order.empty() && now - st.closed_order.front().first > closed_batch_retention) {
-    st.closed.erase(st.closed_order.front().second);
-    st.closed_order.pop_front();
-  }
-  if (!st.closed.emplace(batch, code).second)
+  bool was_closed = st.closed.find(batch, st.cfg.which) != nullptr;
+  st.closed.close(batch, code, self->clock().now());
+  if (was_closed || st.closed.find(batch, st.cfg.which) == nullptr)
     return;
-  st.closed_order.emplace_back(now, batch);
   std::vector<task_envelope> dropped;
   st.waiting.take_batch(batch, dropped);
   for (auto& block : st.ready) {
@@ -341,7 +336,7 @@ void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
   fail_tasks(self, std::move(failures));
 }
 
-stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
+router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, st.cfg.workers); ++i)
@@ -381,8 +376,7 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
   return {
     [self](task_chunk& chunk) { accept(self, chunk); },
     [self](cancel_atom, std::uint64_t batch) {
-      if (cancellable(self->state.cfg.which))
-        close_batch(self, batch, failure_code::cancelled);
+      close_batch(self, batch, failure_code::cancelled);
     },
     [self](expire_atom, std::uint64_t batch) { close_batch(self, batch, failure_code::timeout); },
     [self](done_atom, std::uint64_t ticket) {
@@ -423,8 +417,6 @@ stage_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
       arm_timer(self);
       dispatch(self);
     },
-    [](reconnect_atom, std::uint64_t) {},  // only remote stages connect
-    [](reconnect_atom) {},
   };
 }
 

@@ -9,6 +9,7 @@
 // held with `internal` and replaces it, so no task is ever lost.
 #pragma once
 
+#include "actors/closed_batches.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
@@ -28,7 +29,7 @@ struct stage_config {
   std::size_t chunk_size = 1024;
   std::size_t credit = 2;               ///< chunks outstanding per worker
   stage_actor next;                     ///< the following stage; none for Notify
-  coordinator_actor coordinator;        ///< receives Notify's completions
+  outcome_sink_actor coordinator;       ///< receives Notify's completions
   failure_aggregator_actor failures;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
@@ -37,10 +38,5 @@ struct stage_config {
 
 /// Spawns the stage's router, which spawns its workers. Exiting the router ends the workers.
 stage_actor spawn_stage(caf::actor_system& sys, stage_config cfg);
-
-/// Whether `cancel` applies in this stage: only before Update ("tasks not yet handed to Update").
-inline bool cancellable(stage s) {
-  return s == stage::validate || s == stage::audit;
-}
 
 } // namespace taskpipe

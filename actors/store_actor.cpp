@@ -1,8 +1,12 @@
 #include "actors/store_actor.hpp"
 
+#include "actors/closed_batches.hpp"
+
 #include <caf/all.hpp>
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace taskpipe {
 
@@ -17,8 +21,16 @@ struct store_request {
   store_promise promise;
 };
 
+/// The store actor also talks to itself: the group commit.
+using store_actor_impl = store_actor::extend<
+  // Runs everything queued so far as one transaction.
+  caf::reacts_to<caf::flush_atom>>;
+
 struct store_state {
   std::shared_ptr<task_store> store;
+  /// Cancelled and expired batches: checked as each transaction runs, so a close message either
+  /// precedes a transaction (its tasks are refused) or follows it (they were written).
+  closed_batches closed;
   /// Requests that arrived since the last flush; one transaction runs them all.
   std::vector<store_request> pending;
   static inline const char* name = "store";
@@ -27,6 +39,22 @@ struct store_state {
 failure_code code_of(store_result::kind k) {
   return k == store_result::kind::not_found ? failure_code::not_found
                                             : failure_code::storage_error;
+}
+
+/// Moves the tasks of closed batches out of `tasks` into `failed`.
+void refuse_closed(const store_state& st, stage where, std::vector<task_envelope>& tasks,
+                   failure_chunk& failed) {
+  if (st.closed.empty())
+    return;
+  auto open_end = std::stable_partition(tasks.begin(), tasks.end(), [&](const auto& t) {
+    return st.closed.find(t.batch, where) == nullptr;
+  });
+  for (auto i = open_end; i != tasks.end(); ++i) {
+    auto code = *st.closed.find(i->batch, where);
+    failed.failures.push_back(
+      task_failure{i->batch, i->index, i->update.id, where, code, closed_reason(where, code)});
+  }
+  tasks.erase(open_end, tasks.end());
 }
 
 /// Runs every pending request in one transaction and answers each.
@@ -39,6 +67,9 @@ void flush(store_state& st) {
   for (std::size_t r = 0; r < requests.size(); ++r) {
     // Tasks that pass stay in the request's chunk, compacted in place.
     auto& tasks = requests[r].tasks.tasks;
+    refuse_closed(st, requests[r].where, tasks, failed[r]);
+    if (tasks.empty())
+      continue;
     st.store->apply_chunk(requests[r].where, tasks, results);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -71,8 +102,8 @@ void flush(store_state& st) {
                                 std::move(failed[r]));
 }
 
-store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_state> self,
-                                          std::shared_ptr<task_store> store) {
+store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
+                                               std::shared_ptr<task_store> store) {
   self->state.store = std::move(store);
   return {
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
@@ -88,6 +119,12 @@ store_actor::behavior_type store_behavior(store_actor::stateful_pointer<store_st
       return stored_task{};
     },
     [self](get_atom) -> store_counts { return self->state.store->counts(); },
+    [self](cancel_atom, std::uint64_t batch) {
+      self->state.closed.close(batch, failure_code::cancelled, self->clock().now());
+    },
+    [self](expire_atom, std::uint64_t batch) {
+      self->state.closed.close(batch, failure_code::timeout, self->clock().now());
+    },
     [self](caf::flush_atom) { flush(self->state); },
   };
 }

@@ -2,6 +2,7 @@
 
 #include "actors/pipeline.hpp"
 #include "actors/remote/stage_host.hpp"
+#include "main/actor_system_setup.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
 
@@ -61,19 +62,16 @@ int node_command(const std::vector<std::string>& args) {
   }
   block_termination_signals();
   caf::actor_system sys{sys_cfg};
-  stage_host_config hc;
+  store_actor store_handle;
   try {
-    hc.store = spawn_store(sys, cfg);
+    store_handle = spawn_store(sys, cfg);
   } catch (const std::exception& e) {
     fmt::print(stderr, "taskpipe node: cannot open the store: {}\n", e.what());
     return 1;
   }
+  stage_host_config hc;
   hc.stages = stages;
-  hc.workers = cfg.workers;
-  hc.latency = cfg.latency;
-  hc.chunk_size = cfg.chunk_size;
-  hc.metrics = std::make_shared<pipeline_metrics>();
-  auto store_handle = hc.store;
+  hc.local = local_stages(cfg, store_handle, std::make_shared<pipeline_metrics>());
   auto stage_host = spawn_stage_host(sys, std::move(hc));
   auto published = cfg.tls ? caf::openssl::publish(stage_host, port, host.c_str(), true)
                            : sys.middleman().publish(stage_host, port, host.c_str(), true);

@@ -1,7 +1,8 @@
 #include "main/run_command.hpp"
 
+#include "main/actor_system_setup.hpp"
 #include "main/options.hpp"
-#include "messages/registry.hpp"
+#include "messages/outcome.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>

@@ -2,6 +2,7 @@
 
 #include "main/http/actor_backend.hpp"
 #include "main/http/server.hpp"
+#include "main/actor_system_setup.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
 

@@ -2,21 +2,18 @@
 #include "messages/outcome.hpp"
 #include "messages/task.hpp"
 
-#include <array>
 
 namespace taskpipe {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> task_type_names{"Epic", "Story", "SubTask", "TechTask"};
-constexpr std::array<std::string_view, 5> stage_names{"validate", "audit", "update", "notify",
-                                                      "pipeline"};
-constexpr std::array<std::string_view, failure_code_count> failure_code_names{
-  "not_found", "empty_update", "invalid_type", "invalid_summary", "duplicate_in_batch",
-  "storage_error", "timeout", "cancelled", "node_lost", "internal"};
+#define TASKPIPE_TASK_TYPE_NAME(name, text) text,
+constexpr std::string_view task_type_names[] = {TASKPIPE_TASK_TYPES(TASKPIPE_TASK_TYPE_NAME)};
+#undef TASKPIPE_TASK_TYPE_NAME
+constexpr std::string_view stage_names[] = {TASKPIPE_STAGES(TASKPIPE_ENUMERATOR_NAME) "pipeline"};
 
 template <class Enum, std::size_t N>
-bool parse(const std::array<std::string_view, N>& names, std::string_view text, Enum& out) {
+bool parse(const std::string_view (&names)[N], std::string_view text, Enum& out) {
   for (std::size_t i = 0; i < N; ++i) {
     if (names[i] == text) {
       out = static_cast<Enum>(i);
@@ -27,7 +24,7 @@ bool parse(const std::array<std::string_view, N>& names, std::string_view text, 
 }
 
 template <std::size_t N>
-std::string name(const std::array<std::string_view, N>& names, std::size_t i) {
+std::string name(const std::string_view (&names)[N], std::size_t i) {
   return i < N ? std::string{names[i]} : std::string{"unknown"};
 }
 
@@ -81,6 +78,13 @@ std::string to_string(refusal x) {
       return "unknown_batch";
   }
   return "unknown";
+}
+
+bool as_refusal(const caf::error& err, refusal& out) {
+  if (!err || err.category() != caf::detail::error_factory<refusal>::category)
+    return false;
+  out = static_cast<refusal>(err.code());
+  return true;
 }
 
 } // namespace taskpipe

@@ -11,7 +11,13 @@
 
 namespace taskpipe {
 
-enum class task_type : std::uint8_t { epic, story, sub_task, tech_task };
+/// The task types: enumerator and the contract's exact name.
+#define TASKPIPE_TASK_TYPES(X) X(epic, "Epic") X(story, "Story") X(sub_task, "SubTask") \
+  X(tech_task, "TechTask")
+
+#define TASKPIPE_TASK_TYPE_ENUMERATOR(name, text) name,
+enum class task_type : std::uint8_t { TASKPIPE_TASK_TYPES(TASKPIPE_TASK_TYPE_ENUMERATOR) };
+#undef TASKPIPE_TASK_TYPE_ENUMERATOR
 
 /// "Epic", "Story", "SubTask" or "TechTask".
 std::string to_string(task_type x);

@@ -10,7 +10,7 @@ TASKPIPE_PACKAGES=(
   libcaf-dev libfmt-dev catch2 libsqlite3-dev
   libboost-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   clang-14 libclang-rt-14-dev
-  sqlite3 openssl time wrk
+  sqlite3 openssl time wrk curl
   prometheus
 )
 

@@ -1,4 +1,5 @@
 // The coordinator and the whole pipeline on the deterministic test scheduler (virtual time).
+#include "actors/closed_batches.hpp"
 #include "test_node.hpp"
 
 #include <map>
@@ -137,12 +138,14 @@ TEST_CASE("the batch deadline fails unfinished tasks with timeout where they wer
 }
 
 TEST_CASE("cancel fails tasks not yet handed to Update / the rest finish") {
+  // "Handed to Update" is Update's store transaction (actors/closed_batches.hpp): tasks past it
+  // finish; see the next test for tasks still waiting in Update's router.
   auto cfg = test_config(10);
   cfg.latency.mode = latency_model::kind::seed;
   test_node t{cfg};
   t.self->send(t.node.coordinator, start_atom_v, valid_batch(1, 10));
   std::string id;
-  t.run_for(250ms);  // fast tasks are in Update (200..300 ms), ids 5 and 10 in Validate
+  t.run_for(350ms);  // fast tasks are in Notify (300..400 ms), ids 5 and 10 in Validate
   t.self->receive([&](batch_report& r) { id = r.batch_id; });
   auto [status, err] = t.ask(cancel_atom_v, id);
   REQUIRE(status);
@@ -166,6 +169,61 @@ TEST_CASE("cancel fails tasks not yet handed to Update / the rest finish") {
   }
   CHECK(t.task(5).version == 1);
   CHECK(t.task(1).version == 2);
+}
+
+TEST_CASE("cancel fails tasks waiting in Update's router / before its store transaction") {
+  auto cfg = test_config(10);
+  cfg.latency.mode = latency_model::kind::seed;
+  test_node t{cfg};
+  t.self->send(t.node.coordinator, start_atom_v, valid_batch(1, 10));
+  std::string id;
+  t.run_for(250ms);  // fast tasks wait out Update's latency (200..300 ms): not applied yet
+  t.self->receive([&](batch_report& r) { id = r.batch_id; });
+  auto [status, err] = t.ask(cancel_atom_v, id);
+  REQUIRE(status);
+  t.run_until([&] {
+    auto [s, e] = t.ask(status_atom_v, id);
+    return s && s->pending == 0;
+  });
+  auto [r, e2] = t.ask(status_atom_v, id);
+  REQUIRE(r);
+  require_accounted(*r);
+  CHECK(r->succeeded == 0);
+  for (const auto& [task_id, f] : failures_by_id(*r)) {
+    CHECK(f.code == failure_code::cancelled);
+    CHECK(f.where == (task_id % 5 == 0 ? stage::validate : stage::update));
+  }
+  CHECK(t.rows().applied_updates == 0);
+  CHECK(t.task(1).version == 1);
+}
+
+TEST_CASE("the store refuses a closed batch's work inside its transaction") {
+  // A cancel or deadline that reaches the store before a chunk's transaction fails the chunk's
+  // tasks there, whatever the routers knew when they passed it on.
+  auto cfg = test_config(10);
+  test_node t{cfg};
+  std::uint64_t batch = 42;
+  t.self->send(t.node.store, cancel_atom_v, batch);
+  t.self->send(t.node.store, expire_atom_v, std::uint64_t{43});
+  auto apply = [&](stage where, std::uint64_t b) {
+    task_chunk chunk;
+    chunk.tasks.push_back(task_envelope{b, 0, false, update(1, std::string{"Epic"}, "x")});
+    t.self->send(t.node.store, where, std::uint64_t{7}, std::move(chunk));
+    t.sched.run();
+    failure_chunk failed;
+    t.self->receive([&](std::uint64_t, task_chunk&, failure_chunk& f) { failed = std::move(f); });
+    return failed;
+  };
+  for (auto where : {stage::validate, stage::audit, stage::update}) {
+    auto f = apply(where, batch);
+    REQUIRE(f.failures.size() == 1);
+    CHECK(f.failures[0].code == failure_code::cancelled);
+  }
+  CHECK(!closes(failure_code::cancelled, stage::notify));  // a cancel stops before Update only
+  auto expired = apply(stage::notify, 43);
+  REQUIRE(expired.failures.size() == 1);
+  CHECK(expired.failures[0].code == failure_code::timeout);
+  CHECK(expired.failures[0].reason.find("the update was applied") != std::string::npos);
 }
 
 TEST_CASE("a worker that throws fails that task with internal and is replaced") {

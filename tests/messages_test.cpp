@@ -1,6 +1,6 @@
 // Every message type survives CAF's binary serializer, as it must to cross the network.
 #include "messages/outcome.hpp"
-#include "messages/registry.hpp"
+#include "actors/type_ids.hpp"
 #include "messages/task.hpp"
 
 #include <caf/actor_system.hpp>
@@ -19,7 +19,7 @@ struct serialization_fixture {
   caf::actor_system sys;
 
   static caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
-    register_message_types(cfg);
+    register_types(cfg);
     return cfg;
   }
 
@@ -146,7 +146,7 @@ TEST_CASE("batch ids are b- and 16 hex digits and parse back") {
 }
 
 TEST_CASE("refusals travel as caf::error of taskpipe's category") {
-  auto err = make_error(refusal::overloaded, "too many");
+  auto err = caf::make_error(refusal::overloaded, "too many");
   refusal r{};
   REQUIRE(as_refusal(err, r));
   CHECK(r == refusal::overloaded);

@@ -1,6 +1,6 @@
 // End to end on the real threaded scheduler with the SQLite store.
 #include "actors/pipeline.hpp"
-#include "messages/registry.hpp"
+#include "actors/type_ids.hpp"
 
 #include <caf/all.hpp>
 

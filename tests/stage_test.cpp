@@ -24,11 +24,6 @@ stage_actor::behavior_type fake_next(stage_actor::pointer, std::shared_ptr<colle
     },
     [](cancel_atom, std::uint64_t) {},
     [](expire_atom, std::uint64_t) {},
-    [](done_atom, std::uint64_t) {},
-    [](retire_atom) {},
-    [](caf::tick_atom) {},
-    [](reconnect_atom, std::uint64_t) {},
-    [](reconnect_atom) {},
   };
 }
 
@@ -157,14 +152,27 @@ TEST_CASE("cancel and expire drop the held tasks of that batch only") {
   CHECK(f.out->failed.back().code == failure_code::timeout);
 }
 
-TEST_CASE("cancel does not apply once tasks are handed to Update") {
-  stage_fixture f{stage::update, latency_model{latency_model::kind::fixed, 100}};
-  f.send(1, 1, 3);
-  f.run_for(50ms);
-  caf::anon_send(f.stage_under_test, cancel_atom_v, std::uint64_t{1});
-  f.run_for(60ms);
-  CHECK(f.out->failed.empty());
-  CHECK(f.out->passed.size() == 3);
+TEST_CASE("cancel applies in Update until its store transaction / not in Notify") {
+  // Update's router still holds the tasks (their latency has not passed): not applied, cancelled.
+  stage_fixture update{stage::update, latency_model{latency_model::kind::fixed, 100}};
+  update.send(1, 1, 3);
+  update.run_for(50ms);
+  caf::anon_send(update.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  update.run_for(60ms);
+  CHECK(update.out->passed.empty());
+  REQUIRE(update.out->failed.size() == 3);
+  for (const auto& x : update.out->failed) {
+    CHECK(x.code == failure_code::cancelled);
+    CHECK(x.where == stage::update);
+  }
+  // In Notify the update was applied: a cancel changes nothing.
+  stage_fixture notify{stage::notify, latency_model{latency_model::kind::fixed, 100}};
+  notify.send(1, 1, 3);
+  notify.run_for(50ms);
+  caf::anon_send(notify.stage_under_test, cancel_atom_v, std::uint64_t{1});
+  notify.run_for(60ms);
+  CHECK(notify.out->failed.empty());
+  CHECK(notify.out->passed.size() == 3);
 }
 
 TEST_CASE("a throwing worker fails only its task / and the pool keeps its size") {
@@ -194,19 +202,11 @@ TEST_CASE("a throwing worker fails only its task / and the pool keeps its size")
 namespace {
 
 /// Records the failure chunks a coordinator would receive.
-coordinator_actor::behavior_type fake_coordinator(coordinator_actor::pointer,
-                                                  std::shared_ptr<std::vector<failure_chunk>> out) {
+outcome_sink_actor::behavior_type fake_coordinator(outcome_sink_actor::pointer,
+                                                   std::shared_ptr<std::vector<failure_chunk>> out) {
   return {
-    [](submit_atom, batch_request&) { return batch_report{}; },
-    [](start_atom, batch_request&) { return batch_report{}; },
-    [](status_atom, std::string&) { return batch_report{}; },
-    [](cancel_atom, std::string&) { return batch_report{}; },
-    [](drain_atom) { return done_atom_v; },
-    [](stats_atom) { return caf::make_result(std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}); },
     [](completion_chunk&) {},
     [out](failure_chunk& c) { out->push_back(std::move(c)); },
-    [](expire_atom, std::uint64_t) {},
-    [](expire_atom, std::uint64_t, bool) {},
     [](node_lost_atom) {},
   };
 }

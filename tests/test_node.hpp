@@ -2,7 +2,7 @@
 #pragma once
 
 #include "actors/pipeline.hpp"
-#include "messages/registry.hpp"
+#include "actors/type_ids.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>

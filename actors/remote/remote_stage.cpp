@@ -11,11 +11,6 @@
 
 namespace taskpipe {
 
-std::string to_string(const endpoint& x) {
-  return x.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", x.host, x.port)
-                                               : fmt::format("{}:{}", x.host, x.port);
-}
-
 namespace {
 
 struct replica {
@@ -37,7 +32,14 @@ struct remote_state {
   static inline const char* name = "remote_stage";
 };
 
-using remote_pointer = stage_actor::stateful_pointer<remote_state>;
+/// A remote stage also talks to itself: reconnect timers.
+using remote_stage_actor = stage_actor::extend<
+  // Retry connecting replica number N.
+  caf::reacts_to<reconnect_atom, std::uint64_t>,
+  // The wait for a first replica is over.
+  caf::reacts_to<reconnect_atom>>;
+
+using remote_pointer = remote_stage_actor::stateful_pointer<remote_state>;
 
 std::vector<std::string> stage_names(const remote_stage_config& cfg) {
   std::vector<std::string> names;
@@ -158,7 +160,7 @@ void connect(remote_pointer self, std::size_t index) {
       on_error);
 }
 
-stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage_config cfg) {
+remote_stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   for (const auto& where : st.cfg.replicas)
@@ -199,9 +201,6 @@ stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage_config
       self->state.may_wait = false;
       flush_waiting(self);
     },
-    [](done_atom, std::uint64_t) {},
-    [](retire_atom) {},
-    [](caf::tick_atom) {},
   };
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/remote/endpoint.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -13,18 +14,11 @@
 
 namespace taskpipe {
 
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-std::string to_string(const endpoint& x);
-
 struct remote_stage_config {
   std::vector<stage> stages;         ///< consecutive stages, in pipeline order
   std::vector<endpoint> replicas;    ///< stage hosts that serve all of them
   stage_actor next;                  ///< where the last stage forwards; none after Notify
-  coordinator_actor coordinator;
+  outcome_sink_actor coordinator;    ///< hears of lost replicas; Notify's completions go here
   failure_aggregator_actor failures;
   bool tls = false;                  ///< connect through CAF's openssl module
   std::chrono::milliseconds reconnect_interval{1000};

@@ -1,6 +1,5 @@
 #include "actors/remote/stage_host.hpp"
 
-#include "actors/stage.hpp"
 
 #include <caf/all.hpp>
 
@@ -16,12 +15,15 @@ namespace {
 /// One front node's chain of pools on this host, seen from outside as one stage.
 struct segment_state {
   std::vector<stage_actor> pools;  ///< in pipeline order
+  store_actor store;               ///< this host's store: it enforces cancel and deadlines too
   static inline const char* name = "stage_segment";
 };
 
 stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> self,
-                                   std::vector<stage_actor> pools, coordinator_actor coordinator) {
+                                   std::vector<stage_actor> pools, store_actor store,
+                                   outcome_sink_actor coordinator) {
   self->state.pools = std::move(pools);
+  self->state.store = std::move(store);
   // The chain lives as long as its front node: a lost front leaves nothing running here.
   self->monitor(coordinator);
   auto end_chain = [self](const caf::error& reason) {
@@ -36,16 +38,13 @@ stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> 
     [self](cancel_atom, std::uint64_t batch) {
       for (auto& p : self->state.pools)
         self->send(p, cancel_atom_v, batch);
+      self->send(self->state.store, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
       for (auto& p : self->state.pools)
         self->send(p, expire_atom_v, batch);
+      self->send(self->state.store, expire_atom_v, batch);
     },
-    [](done_atom, std::uint64_t) {},
-    [](retire_atom) {},
-    [](caf::tick_atom) {},
-    [](reconnect_atom, std::uint64_t) {},
-    [](reconnect_atom) {},
   };
 }
 
@@ -69,7 +68,7 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
   });
   return {
     [self](spawn_atom, const std::vector<std::string>& names, stage_actor next,
-           coordinator_actor coordinator,
+           outcome_sink_actor coordinator,
            failure_aggregator_actor failures) -> caf::result<stage_actor> {
       const auto& cfg = self->state.cfg;
       std::vector<stage> wanted;
@@ -83,21 +82,10 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
       }
       if (wanted.empty() || !coordinator || !failures)
         return caf::make_error(caf::sec::invalid_argument, "nothing to spawn");
-      std::vector<stage_actor> pools(wanted.size());
-      for (auto i = wanted.size(); i-- > 0;) {
-        stage_config sc;
-        sc.which = wanted[i];
-        sc.workers = cfg.workers;
-        sc.latency = cfg.latency;
-        sc.chunk_size = cfg.chunk_size;
-        sc.next = i + 1 < wanted.size() ? pools[i + 1] : next;
-        sc.coordinator = coordinator;
-        sc.failures = failures;
-        sc.store = cfg.store;
-        sc.metrics = cfg.metrics;
-        pools[i] = spawn_stage(self->system(), std::move(sc));
-      }
-      auto chain = self->system().spawn(segment, std::move(pools), std::move(coordinator));
+      auto pools = spawn_chain(self->system(), wanted, cfg.local, chain_placement{}, next,
+                               chain_outputs{coordinator, failures});
+      auto chain = self->system().spawn(segment, std::move(pools), cfg.local.store,
+                                        std::move(coordinator));
       // A chain ends with its front; forget it then, so the list does not grow forever.
       self->monitor(chain);
       self->state.segments.push_back(chain);

@@ -1,9 +1,8 @@
 // The stage host of `taskpipe node`: spawns stage pools on request of front nodes.
 #pragma once
 
+#include "actors/chain.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/latency.hpp"
-#include "actors/metrics.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -14,11 +13,7 @@ namespace taskpipe {
 
 struct stage_host_config {
   std::vector<stage> stages;  ///< what this host serves, in pipeline order
-  std::size_t workers = 2;
-  latency_model latency;
-  std::size_t chunk_size = 1024;
-  store_actor store;
-  std::shared_ptr<pipeline_metrics> metrics;
+  local_stage_options local;  ///< how its pools run
 };
 
 stage_host_actor spawn_stage_host(caf::actor_system& sys, stage_host_config cfg);

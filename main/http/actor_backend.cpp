@@ -1,6 +1,6 @@
 #include "main/http/actor_backend.hpp"
 
-#include "messages/registry.hpp"
+#include "messages/outcome.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   caf::actor_system_config cfg;
-  register_message_types(cfg);
+  register_types(cfg);
   caf::actor_system sys{cfg};
   test::fake_config fc;
   fc.known_tasks = 1'000'000;

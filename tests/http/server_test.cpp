@@ -20,7 +20,7 @@ using json = nlohmann::json;
 namespace {
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-  register_message_types(cfg);
+  register_types(cfg);
   return cfg;
 }
 

@@ -52,3 +52,62 @@ expect_accounted() {
 }
 
 sql() { sqlite3 -cmd ".timeout 5000" "$WORK/shared.db" "$1"; }
+
+# start_serve NAME ARGS...: starts `taskpipe serve ARGS` on a free loopback port and waits until it
+# listens; sets NAME_PID and NAME_URL.
+start_serve() {
+  local name="$1"
+  shift
+  "$TASKPIPE" serve --listen=127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 200); do
+    grep -q "^listening on" "$WORK/$name.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || fail "serve $name exited: $(cat "$WORK/$name.err")"
+    sleep 0.05
+  done
+  grep -q "^listening on" "$WORK/$name.out" || fail "serve $name did not start"
+  printf -v "${name}_PID" '%s' "$pid"
+  printf -v "${name}_URL" 'http://%s' "$(sed -E 's/^listening on //' "$WORK/$name.out")"
+}
+
+# hold_write_lock DB SECONDS: a second connection takes SQLite's write lock (BEGIN IMMEDIATE) and
+# keeps it for SECONDS, in the background, as a slow or stuck writer would.
+hold_write_lock() {
+  (printf 'BEGIN IMMEDIATE;\n'; sleep "$2"; printf 'COMMIT;\n') | sqlite3 "$1" &
+  PIDS+=("$!")
+}
+
+# tasks_json FIRST LAST [EXTRA]: a batch body updating ids FIRST..LAST.
+tasks_json() {
+  local body='{"tasks":[' id
+  for id in $(seq "$1" "$2"); do
+    [ "$id" -gt "$1" ] && body+=','
+    body+="{\"id\":$id,\"type\":\"Epic\",\"summary\":\"Updated $id\"}"
+  done
+  printf '%s]%s}' "$body" "${3:-}"
+}
+
+# wait_final URL BATCH_ID OUT: polls the batch's status until nothing is pending; writes it to OUT.
+wait_final() {
+  for _ in $(seq 600); do
+    curl -fsS "$1/v1/batches/$2" >"$3" || fail "GET /v1/batches/$2 failed"
+    grep -q '"pending":0' "$3" && return 0
+    sleep 0.05
+  done
+  fail "batch $2 did not finish: $(cat "$3")"
+}
+
+# stop_serve NAME: SIGTERM, then waits for the exit (the drain finishes every write first), so that
+# what the store holds afterwards is final.
+stop_serve() {
+  local pid_var="${1}_PID"
+  kill -TERM "${!pid_var}"
+  wait "${!pid_var}" || fail "serve $1 exited with status $?: $(cat "$WORK/$1.err")"
+}
+
+# check_invariant DB REQUEST_FILE REPORT_FILE: the truthful-report invariant (tests/support).
+check_invariant() {
+  "${INVARIANT_CHECK:?set INVARIANT_CHECK to the invariant_check binary}" "$@" ||
+    fail "the report disagrees with the store: $(cat "$3")"
+}

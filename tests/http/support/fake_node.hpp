@@ -6,7 +6,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
-#include "messages/registry.hpp"
+#include "actors/type_ids.hpp"
 
 #include <caf/all.hpp>
 
@@ -81,9 +81,9 @@ inline caf::expected<std::uint64_t> fake_admit(fake_coordinator_pointer self,
                                                batch_request& req) {
   auto& st = self->state;
   if (st.draining)
-    return make_error(refusal::shutting_down, "the node is draining");
+    return caf::make_error(refusal::shutting_down, "the node is draining");
   if (st.in_flight + req.tasks.size() > st.cfg.max_in_flight)
-    return make_error(refusal::overloaded, "admitting " + std::to_string(req.tasks.size())
+    return caf::make_error(refusal::overloaded, "admitting " + std::to_string(req.tasks.size())
                                              + " tasks would pass --max-in-flight");
   auto n = st.next++;
   auto& b = st.batches[n];
@@ -147,13 +147,13 @@ inline caf::behavior fake_coordinator_impl(fake_coordinator_pointer self, fake_c
     [self](status_atom, const std::string& text) -> caf::result<batch_report> {
       std::uint64_t n = 0;
       if (!parse_batch_id(text, n) || self->state.batches.count(n) == 0)
-        return make_error(refusal::unknown_batch, "no batch " + text);
+        return caf::make_error(refusal::unknown_batch, "no batch " + text);
       return fake_status(self->state.batches[n].report);
     },
     [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
       std::uint64_t n = 0;
       if (!parse_batch_id(text, n) || self->state.batches.count(n) == 0)
-        return make_error(refusal::unknown_batch, "no batch " + text);
+        return caf::make_error(refusal::unknown_batch, "no batch " + text);
       auto& r = self->state.batches[n].report;
       if (r.pending > 0)
         r.state = batch_state::cancelled;

@@ -1,0 +1,55 @@
+// The stage chain: which stages run where, and the one builder that spawns and wires them, used
+// by a front node (pipeline.cpp) and by a stage host alike.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/latency.hpp"
+#include "actors/metrics.hpp"
+#include "actors/remote/endpoint.hpp"
+#include "actors/stage_work.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace taskpipe {
+
+/// Where a chain's outcomes go.
+struct chain_outputs {
+  outcome_sink_actor coordinator;     ///< Notify's completions and lost replicas
+  failure_aggregator_actor failures;  ///< every failure
+};
+
+/// What every local stage pool of a node shares.
+struct local_stage_options {
+  std::size_t workers = 2;        ///< actors per pool
+  latency_model latency;          ///< simulated extra latency per stage
+  std::size_t chunk_size = 1024;  ///< tasks per message between actors
+  store_actor store;
+  std::shared_ptr<pipeline_metrics> metrics;
+  fault_injector faults;          ///< test hook; may be empty
+};
+
+/// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.
+using remote_hosts = std::vector<std::pair<stage, std::vector<endpoint>>>;
+
+/// Where the stages of a chain run.
+struct chain_placement {
+  remote_hosts remote;  ///< a stage not listed runs locally
+  bool tls = false;     ///< links to stage hosts use CAF's openssl module
+};
+
+/// Spawns `stages` (consecutive, in pipeline order) back to front, each wired to the next and the
+/// last to `next` (none after Notify). A stage placed remotely, together with the stages after it
+/// on the same hosts, becomes one remote stage, so tasks cross the network once per run.
+/// Returns the entry of every segment in pipeline order: tasks go to the first, cancel and
+/// expire to all.
+std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<stage>& stages,
+                                     const local_stage_options& local,
+                                     const chain_placement& placement, stage_actor next,
+                                     const chain_outputs& outputs);
+
+} // namespace taskpipe
