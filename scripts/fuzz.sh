@@ -38,6 +38,7 @@ simdjson=()
 if [[ -f /usr/include/simdjson.h ]]; then
   simdjson=(-DTASKPIPE_HAVE_SIMDJSON=1 -lsimdjson)
 fi
+# messages/names.cpp maps refusals to caf::error: hence -lcaf_core below.
 codec=("$root/main/http/batch_decoder.cpp" "$root/main/http/json_writer.cpp" "$root/messages/names.cpp")
 front=("$root"/main/http/{request_text,router,responses,handlers,session,server,metrics_text}.cpp)
 parallel=()
@@ -71,7 +72,7 @@ for target in "${targets[@]}"; do
   # -fno-sanitize=function: clang 14 cannot emit that check's prologue for split coroutines.
   "$cxx" -std=c++20 -O1 -g -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined \
-    -I"$root" "${sources[@]}" "${simdjson[@]}" -pthread -o "$binary"
+    -I"$root" "${sources[@]}" "${simdjson[@]}" -lcaf_core -pthread -o "$binary"
   echo "fuzz.sh: fuzzing $target for ${seconds} s"
   # -timeout: one input may take at most 10 s.
   "$binary" "$out/$target-corpus" "$seeds" "${parallel[@]}" "${options[@]}" \
