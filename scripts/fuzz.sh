@@ -40,7 +40,8 @@ if [[ -f /usr/include/simdjson.h ]]; then
 fi
 # messages/names.cpp maps refusals to caf::error: hence -lcaf_core below.
 codec=("$root/main/http/batch_decoder.cpp" "$root/main/http/json_writer.cpp" "$root/messages/names.cpp")
-front=("$root"/main/http/{request_text,router,responses,handlers,session,server,metrics_text}.cpp)
+front=("$root"/main/http/{request_text,router,responses,handlers,session,server,metrics_text,access_log}.cpp
+       "$root"/main/log.cpp)
 parallel=()
 if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then
   parallel=(-fork="$FUZZ_JOBS")
@@ -55,7 +56,14 @@ for target in "${targets[@]}"; do
       options=(-dict="$root/tests/http/fuzz/json.dict" -max_len=65536 -rss_limit_mb=2048) ;;
     request)
       # Boost 1.74 looks for <experimental/coroutine> under clang; libstdc++ 12 has <coroutine>.
-      sources=("${codec[@]}" "${front[@]}" "$root/tests/http/fuzz/request_fuzz.cpp"
+      # The embedded OpenAPI document, as api/CMakeLists.txt generates it.
+      mkdir -p "$root/build-fuzz"
+      shopt -u patsub_replacement 2>/dev/null || true
+      template="$(<"$root/api/openapi_document.cpp.in")"
+      printf '%s\n' "${template/@TASKPIPE_OPENAPI_JSON@/$(<"$root/api/openapi.json")}" \
+        >"$root/build-fuzz/openapi_document.cpp"
+      sources=("${codec[@]}" "${front[@]}" "$root/build-fuzz/openapi_document.cpp"
+               "$root/tests/http/fuzz/request_fuzz.cpp"
                -DBOOST_ASIO_HAS_CO_AWAIT=1)
       seeds="$root/tests/http/fuzz/request_corpus"
       # Inputs large enough for the worker pool (over 64 KiB); the fake front's limits are 1 MiB
@@ -72,7 +80,7 @@ for target in "${targets[@]}"; do
   # -fno-sanitize=function: clang 14 cannot emit that check's prologue for split coroutines.
   "$cxx" -std=c++20 -O1 -g -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined \
-    -I"$root" "${sources[@]}" "${simdjson[@]}" -lcaf_core -pthread -o "$binary"
+    -I"$root" "${sources[@]}" "${simdjson[@]}" -lcaf_core -lfmt -pthread -o "$binary"
   echo "fuzz.sh: fuzzing $target for ${seconds} s"
   # -timeout: one input may take at most 10 s.
   "$binary" "$out/$target-corpus" "$seeds" "${parallel[@]}" "${options[@]}" \
