@@ -205,7 +205,6 @@ function renderGraph(s) {
   const rowHeight = 150;
   const top = 22;
   graph.setAttribute('viewBox', `0 0 1000 ${top + rows.length * rowHeight}`);
-  graph.style.height = `${(top + rows.length * rowHeight) * 0.95}px`;
   const width = 205;
   const gap = (1000 - 4 * width) / 3;
   const boxes = [];
