@@ -208,6 +208,11 @@ TEST_CASE("GET /v1/events: server-sent events, one snapshot a second, ended by a
   }
   CHECK(events >= 2);
   CHECK(ids.size() == events);
+  // HEAD: the stream's header alone.
+  auto head = http_call(node.port(), http_request{"HEAD", "/v1/events", {}, {}});
+  CHECK(head.status == 200);
+  CHECK(head.header("content-type") == "text/event-stream; charset=utf-8");
+  CHECK(head.body.empty());
   // SIGTERM: the stream ends at once (the drain does not wait for it) and the node exits 0.
   node.signal(SIGTERM);
   auto status = node.wait_exit(5s);
