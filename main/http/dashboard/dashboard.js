@@ -146,6 +146,7 @@ setInterval(() => {
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const count = (n) => integer.format(n);
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 const rate = (x) => (x >= 100 ? integer.format(x) : x.toFixed(x >= 10 ? 0 : 1));
 const percent = (x) => `${Math.round(x * 100)} %`;
 
@@ -254,7 +255,7 @@ function stageBox(stage, x, y, width, height) {
   line(2, `${count(stage.queued_chunks)} chunks queued · ${count(stage.waiting)} waiting`);
   line(3, `done ${rate(stage.done_per_s)}/s · failed ${rate(stage.failed_per_s)}/s`);
   line(4, `p50 ${latency(stage.p50_ms)} · p99 ${latency(stage.p99_ms)}`);
-  line(5, `total ${count(stage.done)} done · ${count(stage.failed)} failed`);
+  line(5, `since start ${compact.format(stage.done)} done · ${compact.format(stage.failed)} failed`);
   return g;
 }
 
