@@ -206,7 +206,7 @@ function renderGraph(s) {
   const rowHeight = 150;
   const top = 22;
   graph.setAttribute('viewBox', `0 0 1000 ${top + rows.length * rowHeight}`);
-  const width = 205;
+  const width = 228;
   const gap = (1000 - 4 * width) / 3;
   const boxes = [];
   s.stages.forEach((stage, column) => {
@@ -255,7 +255,7 @@ function stageBox(stage, x, y, width, height) {
   line(2, `${count(stage.queued_chunks)} chunks queued · ${count(stage.waiting)} waiting`);
   line(3, `done ${rate(stage.done_per_s)}/s · failed ${rate(stage.failed_per_s)}/s`);
   line(4, `p50 ${latency(stage.p50_ms)} · p99 ${latency(stage.p99_ms)}`);
-  line(5, `since start ${compact.format(stage.done)} done · ${compact.format(stage.failed)} failed`);
+  line(5, `total ${compact.format(stage.done)} done · ${compact.format(stage.failed)} failed`);
   return g;
 }
 
