@@ -4,7 +4,7 @@
 TASKPIPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Everything the build, the tests and the benchmarks need, from Debian 12's archive (prometheus
-# for promtool, which lints /metrics in the HTTP tests).
+# for promtool, which lints /metrics in the HTTP tests; chromium for the dashboard's browser test).
 TASKPIPE_PACKAGES=(
   cmake make g++ pkg-config
   libcaf-dev libfmt-dev catch2 libsqlite3-dev
@@ -13,6 +13,7 @@ TASKPIPE_PACKAGES=(
   sqlite3 openssl time wrk curl
   prometheus
   help2man dpkg-dev file nodejs
+  chromium
 )
 
 # ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).
