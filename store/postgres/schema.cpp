@@ -34,7 +34,8 @@ constexpr const char* tables[] = {
 
 // A chunk as rows: (batch_id, task_id, new_type, new_summary, ord), ord its position: rows are
 // inserted in chunk order, so that of a (batch, task) given twice the first one is written, as
-// task by task.
+// task by task. Reads of tasks say `t.id = ANY($2)`: the planner then looks the chunk's ids up in
+// the index instead of hashing the whole table (a CTE's join alone made it scan all of tasks).
 #define TASKPIPE_PG_INPUT                                                                        \
   "WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) "      \
   "WITH ORDINALITY AS i(batch_id, task_id, new_type, new_summary, ord))"
@@ -52,7 +53,7 @@ constexpr const char* audit_sql =
   TASKPIPE_PG_INPUT
   ", ins AS (INSERT INTO audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)"
   " SELECT i.batch_id, i.task_id, t.type, t.summary, i.new_type, i.new_summary, $5"
-  " FROM input i JOIN tasks t ON t.id = i.task_id ORDER BY i.ord ON CONFLICT DO NOTHING)"
+  " FROM input i JOIN tasks t ON t.id = i.task_id WHERE t.id = ANY($2::bigint[]) ORDER BY i.ord ON CONFLICT DO NOTHING)"
   TASKPIPE_PG_GONE("audit");
 
 // Update: the task rows are locked first (in id order: no deadlock between nodes updating the
@@ -62,7 +63,7 @@ constexpr const char* audit_sql =
 // (the store splits a chunk that repeats one).
 constexpr const char* update_sql =
   TASKPIPE_PG_INPUT
-  ", locked AS (SELECT t.id, t.version FROM tasks t WHERE t.id IN (SELECT task_id FROM input)"
+  ", locked AS (SELECT t.id, t.version FROM tasks t WHERE t.id = ANY($2::bigint[])"
   " ORDER BY t.id FOR UPDATE)"
   ", ins AS (INSERT INTO applied_updates(batch_id, task_id, version, at)"
   " SELECT i.batch_id, i.task_id, l.version + 1, $5 FROM input i JOIN locked l ON l.id = i.task_id"
@@ -83,7 +84,7 @@ constexpr const char* notify_sql =
   " SELECT i.batch_id, i.task_id, 'task ' || t.id || ' updated to version ' || t.version"
   " || ': type ' || t.type || ', summary \"'"
   " || replace(replace(t.summary, '\\', '\\\\'), '\"', '\\\"') || '\"', $5"
-  " FROM input i JOIN tasks t ON t.id = i.task_id ORDER BY i.ord ON CONFLICT DO NOTHING)"
+  " FROM input i JOIN tasks t ON t.id = i.task_id WHERE t.id = ANY($2::bigint[]) ORDER BY i.ord ON CONFLICT DO NOTHING)"
   TASKPIPE_PG_GONE("outbox");
 
 #undef TASKPIPE_PG_INPUT
@@ -124,19 +125,31 @@ caf::error create_schema(connection& db) {
   return caf::none;
 }
 
-caf::error prepare_statements(connection& db) {
-  const std::pair<const char*, const char*> all[] = {
-    {stmt::validate, validate_sql},
-    {stmt::audit, audit_sql},
-    {stmt::update, update_sql},
-    {stmt::notify, notify_sql},
-    {stmt::find, "SELECT type, summary, version, updated_at FROM tasks WHERE id = $1"},
-    {stmt::counts, "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
-                   "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)"},
-    {stmt::seed, "INSERT INTO tasks(id, type, summary, version, updated_at) "
+namespace {
+
+const std::pair<const char*, const char*> all[] = {
+  {stmt::validate, validate_sql},
+  {stmt::audit, audit_sql},
+  {stmt::update, update_sql},
+  {stmt::notify, notify_sql},
+  {stmt::find, "SELECT type, summary, version, updated_at FROM tasks WHERE id = $1"},
+  {stmt::counts, "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
+                 "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)"},
+  {stmt::seed, "INSERT INTO tasks(id, type, summary, version, updated_at) "
                  "SELECT x, 'Story', 'Task ' || x, 1, $3 FROM generate_series($1::bigint, "
                  "$2::bigint) AS x ON CONFLICT DO NOTHING"},
-  };
+};
+
+} // namespace
+
+const char* statement_sql(const char* name) {
+  for (auto& [known, sql] : all)
+    if (std::string_view{known} == name)
+      return sql;
+  return nullptr;
+}
+
+caf::error prepare_statements(connection& db) {
   if (auto err = db.begin_pipeline())
     return err;
   for (auto& [name, sql] : all)

@@ -30,4 +30,7 @@ inline constexpr const char* counts = "taskpipe_counts";
 inline constexpr const char* seed = "taskpipe_seed";
 } // namespace stmt
 
+/// The SQL of a prepared statement by name (for bench/postgres_baseline); null if unknown.
+const char* statement_sql(const char* name);
+
 } // namespace taskpipe::postgres
