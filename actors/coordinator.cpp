@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
-#include <random>
 #include <unordered_map>
 
 namespace taskpipe {
@@ -57,7 +56,7 @@ struct coordinator_state {
   std::uint64_t batches_cancelled = 0;
   bool draining = false;
   std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
-  std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t last_batch = 0; ///< the number of the batch admitted last
   static inline const char* name = "coordinator";
 };
 
@@ -232,10 +231,7 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
                       fmt::format("{} tasks in flight; admitting {} more would pass the limit "
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
-  std::uint64_t id = 0;
-  do
-    id = st.random();
-  while (id == 0 || st.batches.count(id) != 0);
+  auto id = ++st.last_batch;
   auto& b = st.batches[id];
   b.id = id;
   b.total = n;
@@ -284,6 +280,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
                                             std::shared_ptr<pipeline_metrics> metrics) {
   auto& st = self->state;
   st.cfg = cfg;
+  st.last_batch = cfg.last_batch;
   st.metrics = std::move(metrics);
   st.store = std::move(store);
   st.aggregator = spawn_failure_aggregator(self->system(), self);

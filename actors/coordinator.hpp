@@ -27,6 +27,9 @@ struct coordinator_config {
   std::uint64_t max_in_flight = 2'000'000;  ///< tasks admitted at once across batches
   std::chrono::milliseconds batch_timeout{60'000};
   std::size_t chunk_size = 1024;            ///< tasks per message to the first stage
+  /// Batches are numbered in admission order from here on (the store's last_batch()): Update's
+  /// per-key order compares the numbers, so they must grow across restarts.
+  std::uint64_t last_batch = 0;
   /// Keep every task as sent, to replay unfinished ones when a remote replica is lost.
   bool replay_on_node_loss = false;
 };

@@ -7,7 +7,8 @@
 
 namespace taskpipe {
 
-store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
+store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
+                        std::uint64_t* last_batch) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -18,6 +19,12 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
   if (cfg.seed_tasks > 0)
     if (auto err = (*store)->seed(cfg.seed_tasks))
       throw std::runtime_error(reason_of(err));
+  if (last_batch) {
+    auto last = (*store)->last_batch();
+    if (!last)
+      throw std::runtime_error(reason_of(last.error()));
+    *last_batch = *last;
+  }
   return spawn_store_actor(sys, std::move(*store));
 }
 
@@ -36,8 +43,8 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   pipeline result;
   result.metrics = std::make_shared<pipeline_metrics>();
-  result.store = spawn_store(sys, cfg);
   coordinator_config cc;
+  result.store = spawn_store(sys, cfg, &cc.last_batch);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;

@@ -118,6 +118,10 @@ std::vector<round> make_rounds(std::span<const chunk_work> group, const std::str
       r.work = w;
       r.statement = statement;
       r.p = round_params(work.where, work.tasks, positions, now);
+      if (work.where == stage::update) {
+        r.lock_statement = stmt::update_lock;
+        r.lock_params.add(r.p.values[1]); // the task ids
+      }
       r.positions = std::move(positions);
       rounds.push_back(std::move(r));
     }

@@ -20,6 +20,14 @@ struct round {
   std::vector<std::size_t> positions; ///< the chunk's tasks this statement does
   const char* statement = nullptr;    ///< stmt::...
   params p;
+  /// Update: stmt::update_lock with these ids, sent right before (its own snapshot).
+  const char* lock_statement = nullptr;
+  params lock_params;
+
+  /// Queries it sends (its answer is the last one's).
+  std::size_t queries() const {
+    return lock_statement ? 2 : 1;
+  }
 };
 
 /// The rounds of a group's chunks, in order; `now` is the group's timestamp. Chunks of stages

@@ -4,11 +4,14 @@
 // SQLite, integers bigint, everything else text (timestamps too, "2026-11-27T23:01:02.345Z"):
 //   tasks(id PRIMARY KEY, type, summary, version, updated_at)
 //   audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)
-//   applied_updates(batch_id, task_id, version, at)   Update's record that it applied
+//   applied_updates(batch_id, task_id, version, at, superseded_by)   Update's record that it
+//                                                      applied (or was superseded, per-key order)
 //   outbox(batch_id, task_id, message, created_at)
 //   taskpipe_schema(version)                           one row: the schema version (1)
-// each row table keyed by PRIMARY KEY(batch_id, task_id), written with ON CONFLICT DO NOTHING,
-// so a retried task changes nothing the second time, whichever node retries it.
+// each row table keyed by (batch_id, task_id) (applied_updates task first: Update asks for a
+// task's newest batch), batch_id COLLATE "C" so that it sorts like the batch numbers, written with
+// ON CONFLICT DO NOTHING, so a retried task changes nothing the second time, whichever node
+// retries it. Update's per-key order and audit correction are SQLite's (schema.cpp says how).
 //
 // One connection, owned by the store actor's own thread (the calls block). A group (the store
 // actor's run_group) is one transaction sent as one libpq pipeline: BEGIN, one prepared
@@ -106,6 +109,18 @@ public:
     return store_counts{at(0), at(1), at(2), at(3)};
   }
 
+  caf::expected<std::uint64_t> last_batch() override {
+    auto found = with_retry([&] { return db_.exec_prepared(stmt::last_batch, {}); });
+    if (!found)
+      return storage_error("reading the last batch number failed: " + reason_of(found.error()));
+    std::uint64_t last = 0;
+    auto* r = found->get();
+    if (!PQgetisnull(r, 0, 0) && !parse_batch_id(PQgetvalue(r, 0, 0), last))
+      return storage_error(std::string{"the store holds a batch id taskpipe did not write: "}
+                           + PQgetvalue(r, 0, 0));
+    return last;
+  }
+
   void begin() override {
     if (in_group_)
       return;
@@ -201,13 +216,18 @@ private:
     std::vector<connection::answer> answers;
     auto broken = db_.finish_pipeline(answers);
     std::size_t first_round = with_begin ? 1 : 0;
-    std::size_t end = first_round + rounds.size();
+    std::size_t end = first_round;
+    for (const auto& r : rounds)
+      end += r.queries();
     bool done = with_commit ? answers.size() > end && answers[end].ok
                             : !broken && std::all_of(answers.begin(), answers.end(),
                                                      [](const auto& a) { return a.ok; });
     if (done) {
-      for (std::size_t k = 0; k < rounds.size(); ++k)
-        apply_answer(rounds[k], answers[first_round + k].res.get(), group[rounds[k].work]);
+      std::size_t at = first_round;
+      for (const auto& r : rounds) {
+        at += r.queries();
+        apply_answer(r, answers[at - 1].res.get(), group[r.work]);
+      }
       return outcome::committed;
     }
     // The first statement the server refused, if any: before COMMIT, nothing was committed.
@@ -230,9 +250,13 @@ private:
     if (with_begin)
       if (auto err = db_.send_text("BEGIN"))
         return err;
-    for (const auto& r : rounds)
+    for (const auto& r : rounds) {
+      if (r.lock_statement)
+        if (auto err = db_.send_prepared(r.lock_statement, r.lock_params))
+          return err;
       if (auto err = db_.send_prepared(r.statement, r.p))
         return err;
+    }
     if (with_commit)
       if (auto err = db_.send_text("COMMIT"))
         return err;

@@ -23,9 +23,11 @@ caf::error prepare_statements(connection& db);
 namespace stmt {
 inline constexpr const char* validate = "taskpipe_validate";
 inline constexpr const char* audit = "taskpipe_audit";
+inline constexpr const char* update_lock = "taskpipe_update_lock"; ///< $1 ids: locks the rows
 inline constexpr const char* update = "taskpipe_update";
 inline constexpr const char* notify = "taskpipe_notify";
 inline constexpr const char* find = "taskpipe_find";
+inline constexpr const char* last_batch = "taskpipe_last_batch";
 inline constexpr const char* counts = "taskpipe_counts";
 inline constexpr const char* seed = "taskpipe_seed";
 } // namespace stmt
