@@ -4,7 +4,9 @@
 
 #include <poll.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <string>
 
 namespace taskpipe::postgres {
 
@@ -63,10 +65,12 @@ void connection::close() {
 
 caf::error connection::connect() {
   close();
-  // The caller's conninfo (expanded from dbname) comes last and overrides these defaults; so do
-  // the PG* environment variables, which libpq only consults for what is still unset.
-  std::vector<const char*> keys{"application_name"};
-  std::vector<const char*> values{"taskpipe"};
+  // The caller's conninfo (expanded from dbname) comes last and overrides these defaults; the PG*
+  // environment variables fill in what neither sets. Keepalives notice a dead server or network
+  // path while a statement waits (besides the answer timeout below).
+  std::vector<const char*> keys{"application_name", "keepalives_idle", "keepalives_interval",
+                                "keepalives_count"};
+  std::vector<const char*> values{"taskpipe", "30", "10", "3"};
   if (!std::getenv("PGCONNECT_TIMEOUT")) {
     keys.push_back("connect_timeout");
     values.push_back("5");
@@ -109,15 +113,24 @@ caf::error connection::ensure() {
 
 namespace {
 
-/// Waits until the socket is readable or (when `want_write`) writable.
+/// How long the store waits for the server to read or answer before it gives the connection up
+/// (a frozen server or a dead network path that TCP has not noticed yet).
+constexpr int answer_timeout_ms = 60'000;
+
+/// Set when a wait timed out (the connection is then given up).
+thread_local bool timed_out = false;
+
+/// Waits until the socket is readable or (when `want_write`) writable; false on a timeout.
 bool wait_socket(PGconn* conn, bool want_write) {
   pollfd p{PQsocket(conn), static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
   if (p.fd < 0)
     return false;
   int rc;
   do {
-    rc = ::poll(&p, 1, -1);
+    rc = ::poll(&p, 1, answer_timeout_ms);
   } while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    timed_out = true;
   return rc > 0;
 }
 
@@ -134,11 +147,14 @@ bool flush_all(PGconn* conn) {
   }
 }
 
-/// The next result, waiting for it; null at the end of a query's results (or when broken).
+/// The next result, waiting for it; null at the end of a query's results, or when the
+/// connection broke or timed out.
 PGresult* next_result(PGconn* conn) {
   while (PQisBusy(conn)) {
-    if (!flush_all(conn) || !wait_socket(conn, false) || PQconsumeInput(conn) == 0)
-      break; // PQgetResult then reports the broken connection
+    if (!flush_all(conn) || !wait_socket(conn, false))
+      return timed_out ? nullptr : PQgetResult(conn); // broken: PQgetResult reports it
+    if (PQconsumeInput(conn) == 0)
+      break;
   }
   return PQgetResult(conn);
 }
@@ -223,8 +239,10 @@ caf::error connection::send_text(const std::string& sql) {
 caf::error connection::finish_pipeline(std::vector<answer>& answers) {
   answers.clear();
   answers.resize(sent_);
+  timed_out = false;
   auto broken = [&] {
-    auto why = error_text(conn_, nullptr);
+    auto why = timed_out ? "no answer within " + std::to_string(answer_timeout_ms / 1000) + " s"
+                         : error_text(conn_, nullptr);
     close(); // the next round trip connects again
     return storage_error("connection to PostgreSQL " + target_ + " lost: " + why);
   };
