@@ -6,12 +6,13 @@
 source "$(dirname "$0")/lib.sh"
 start_postgres
 N=20000
-start_serve front --store=postgres --db="$PG_URI" --seed-tasks=$N --latency=zero --workers=2
+start_serve front --store=postgres --db="$PG_URI" --seed-tasks=$N --latency=300 --workers=2
 tasks_json 1 $N >"$WORK/request.json"
 answer="$(curl -fsS -H 'Content-Type: application/json' --data-binary @"$WORK/request.json" \
   "$front_URL/v1/batches?wait=false")" || fail "POST failed"
 id="$(sed -E 's/.*"batch_id":"([^"]+)".*/\1/' <<<"$answer")"
-# Restart the server once the batch has written some rows but not all.
+# Restart the server once the batch has written some rows but not all (300 ms per stage keeps
+# the batch in the store for a while however fast the machine is).
 for _ in $(seq 200); do
   n="$(pg_sql 'SELECT count(*) FROM applied_updates')"
   [ "$n" -gt 0 ] && break
