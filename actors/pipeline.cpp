@@ -48,7 +48,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
-  cc.replay_on_node_loss = !cfg.remote.empty();
+  cc.stage_hosts = !cfg.remote.empty();
   auto build_chain = [local = local_stages(cfg, result.store, result.metrics),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](
                        caf::actor_system& sys, const chain_outputs& outputs) {
