@@ -116,7 +116,7 @@ TEST_CASE("durability is full unless --durability=normal") {
         != std::string::npos);
 }
 
-TEST_CASE("--store names sqlite, memory or postgres; postgres takes --db as a conninfo") {
+TEST_CASE("the store option names sqlite, memory or postgres, and postgres takes --db as a conninfo") {
   auto parsed = [](std::vector<std::string> args) {
     option_set opts{"serve", "test"};
     add_common_options(opts, "zero", "taskpipe.db");
