@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK)
     die("connect", c);
+  expect_ok(c, PQexec(c, "SET plan_cache_mode = force_custom_plan"), "SET"); // as the store does
   const char* stages[] = {postgres::stmt::validate, postgres::stmt::audit, postgres::stmt::update,
                           postgres::stmt::notify};
   for (const char* name : stages)

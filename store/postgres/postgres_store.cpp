@@ -53,6 +53,10 @@ class postgres_store final : public task_store {
 public:
   explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)) {
     db_.on_connect = [](connection& c) -> caf::error {
+      // The statements take a chunk as arrays; a generic plan (what PostgreSQL caches after
+      // five runs) cannot see their sizes and may scan whole tables: plan each run for its chunk.
+      if (auto done = c.exec("SET plan_cache_mode = force_custom_plan"); !done)
+        return storage_error("PostgreSQL " + c.target() + ": " + reason_of(done.error()));
       if (auto err = create_schema(c))
         return err;
       return prepare_statements(c);
