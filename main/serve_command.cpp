@@ -11,6 +11,7 @@
 #include "main/sd_notify.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
+#include "store/postgres/postgres_store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -87,6 +88,9 @@ bool drain(caf::actor_system& sys, const coordinator_client_actor& coordinator) 
 void log_startup(const pipeline_config& cfg) {
   if (cfg.store == store_kind::sqlite)
     log::info("serve", "store sqlite " + cfg.db_path, {{"store", "sqlite"}, {"db", cfg.db_path}});
+  else if (cfg.store == store_kind::postgres)
+    log::info("serve", "store postgres " + describe_postgres_target(cfg.db_path),
+              {{"store", "postgres"}, {"db", describe_postgres_target(cfg.db_path)}});
   else
     log::info("serve", "store memory", {{"store", "memory"}});
   for (const auto& [which, hosts] : cfg.remote) {
