@@ -34,8 +34,6 @@ struct batch_record {
   bool complete = false;  ///< every task has its outcome; the report is final
   bool cancelled = false;
   std::vector<report_promise> waiters;
-  /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
-  std::vector<task_envelope> replay;
 
   std::uint64_t pending() const {
     return total - succeeded - failed;
@@ -174,7 +172,6 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   }
   b.ids = {};
   b.outcomes = {};
-  b.replay = {};
   if (!b.waiters.empty()) {
     auto report = make_report(self, b);
     for (auto& w : b.waiters)
@@ -310,8 +307,6 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
-    if (st.cfg.replay_on_node_loss)
-      b.replay.push_back(t);
     send_chunked(self, chunk, std::move(t));
   }
   flush_chunk(self, chunk);
@@ -440,22 +435,8 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
       close_batch(self, expire_atom_v, id);
-      if (st.cfg.replay_on_node_loss)
+      if (st.cfg.stage_hosts)
         self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
-    },
-    [self](node_lost_atom) {
-      // Whatever the lost node held is unknown: replay every unfinished task from the first
-      // stage. The first outcome wins, and the store's (batch, task) keys make a replay harmless.
-      auto& st = self->state;
-      for (auto& [id, b] : st.batches) {
-        if (b.complete)
-          continue;
-        task_chunk chunk;
-        for (const auto& t : b.replay)
-          if (b.outcomes[t.index] == outcome::pending)
-            send_chunked(self, chunk, t);
-        flush_chunk(self, chunk);
-      }
     },
     [self](expire_atom, std::uint64_t id, bool) {
       // Locally, every task is held by a stage or on its way to one, and each reports its

@@ -30,8 +30,9 @@ struct coordinator_config {
   /// Batches are numbered in admission order from here on (the store's last_batch()): Update's
   /// per-key order compares the numbers, so they must grow across restarts.
   std::uint64_t last_batch = 0;
-  /// Keep every task as sent, to replay unfinished ones when a remote replica is lost.
-  bool replay_on_node_loss = false;
+  /// Some stages run on stage hosts: a task still without an outcome a grace period after its
+  /// batch's deadline is on a host that does not answer, and fails node_lost.
+  bool stage_hosts = false;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

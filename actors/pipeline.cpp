@@ -49,7 +49,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
-  cc.replay_on_node_loss = !cfg.remote.empty();
+  cc.stage_hosts = !cfg.remote.empty();
   auto local = local_stages(cfg, result.store, result.metrics);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
