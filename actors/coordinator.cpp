@@ -1,6 +1,8 @@
 #include "actors/coordinator.hpp"
 
+#include "actors/batch_resume.hpp"
 #include "actors/failure_aggregator.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/all.hpp>
 
@@ -32,7 +34,10 @@ struct batch_record {
   std::vector<task_failure> failures;
   clock_time started;
   clock_time finished;
+  std::chrono::milliseconds timeout{0};  ///< the deadline, from `started`
+  std::int64_t admitted_ms = 0;          ///< Unix milliseconds, as journaled
   bool complete = false;  ///< every task has its outcome; the report is final
+  bool answered = false;  ///< complete, its outcome recorded (journal), its waiters answered
   bool cancelled = false;
   std::vector<report_promise> waiters;
   /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
@@ -144,26 +149,12 @@ void forget_old_batches(coordinator_pointer self) {
   }
 }
 
-void finish_if_done(coordinator_pointer self, batch_record& b) {
-  if (b.pending() != 0 || b.complete)
-    return;
+/// A complete batch whose outcome is recorded: answers its waiters, starts its retention and
+/// lets a drain finish.
+void answer_batch(coordinator_pointer self, batch_record& b) {
   auto& st = self->state;
-  b.complete = true;
-  b.finished = self->clock().now();
-  std::sort(b.failures.begin(), b.failures.end(), [](const auto& x, const auto& y) {
-    return x.id != y.id ? x.id < y.id : x.index < y.index;
-  });
+  b.answered = true;
   --st.running;
-  if (b.cancelled) {
-    ++st.batches_cancelled;
-    st.metrics->batches_cancelled.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    ++st.batches_done;
-    st.metrics->batches_done.fetch_add(1, std::memory_order_relaxed);
-  }
-  b.ids = {};
-  b.outcomes = {};
-  b.replay = {};
   if (!b.waiters.empty()) {
     auto report = make_report(self, b);
     for (auto& w : b.waiters)
@@ -174,6 +165,43 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   forget_old_batches(self);
   if (st.draining && st.running == 0)
     shutdown(self);
+}
+
+/// Answers the batch `id` once its outcome is recorded (or could not be: the report stands).
+void answer_recorded(coordinator_pointer self, std::uint64_t id) {
+  auto i = self->state.batches.find(id);
+  if (i != self->state.batches.end() && !i->second.answered)
+    answer_batch(self, i->second);
+}
+
+void finish_if_done(coordinator_pointer self, batch_record& b) {
+  if (b.pending() != 0 || b.complete)
+    return;
+  auto& st = self->state;
+  b.complete = true;
+  b.finished = self->clock().now();
+  std::sort(b.failures.begin(), b.failures.end(), [](const auto& x, const auto& y) {
+    return x.id != y.id ? x.id < y.id : x.index < y.index;
+  });
+  if (b.cancelled) {
+    ++st.batches_cancelled;
+    st.metrics->batches_cancelled.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    ++st.batches_done;
+    st.metrics->batches_done.fetch_add(1, std::memory_order_relaxed);
+  }
+  b.ids = {};
+  b.outcomes = {};
+  b.replay = {};
+  if (!st.cfg.journal)
+    return answer_batch(self, b);
+  // Recorded before anyone is answered, so that a restart answers the same report.
+  auto report = make_report(self, b);
+  batch_outcome o{b.id, report.state, unix_now_ms(), report.elapsed_ms, b.succeeded, b.failures};
+  auto id = b.id;
+  self->request(st.store, caf::infinite, outcome_atom_v, std::move(o))
+    .then([self, id](done_atom) { answer_recorded(self, id); },
+          [self, id](caf::error&) { answer_recorded(self, id); });
 }
 
 /// Records one task's outcome unless it already has one. Returns whether it was recorded.
@@ -216,11 +244,38 @@ void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t) 
     flush_chunk(self, chunk);
 }
 
-/// Admits a batch: checks limits, assigns its id, marks duplicates, sends its tasks to Validate
-/// in chunks and arms its deadline. Returns the batch's record, or an error.
-caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req) {
+/// Creates the record of batch `id` with `n` tasks, started at `started`, and counts it running.
+batch_record& open_batch(coordinator_pointer self, std::uint64_t id, std::size_t n,
+                         clock_time started, std::chrono::milliseconds timeout) {
   auto& st = self->state;
-  auto n = req.tasks.size();
+  auto& b = st.batches[id];
+  b.id = id;
+  b.total = n;
+  b.outcomes.assign(n, outcome::pending);
+  b.started = started;
+  b.timeout = timeout;
+  b.admitted_ms = unix_now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    self->clock().now() - started)
+                                    .count();
+  ++st.running;
+  st.in_flight += n;
+  publish_in_flight(self);
+  return b;
+}
+
+/// Arms the batch's deadline: `timeout` after it started (a resumed batch started before the
+/// restart).
+void arm_deadline(coordinator_pointer self, batch_record& b) {
+  auto left = b.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                            self->clock().now() - b.started);
+  self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), expire_atom_v, b.id);
+}
+
+/// Admits a batch: checks limits, assigns its number and counts its tasks in flight. Its tasks
+/// start with start_batch (after its journal write, see batch_journal.hpp).
+caf::expected<batch_record*> admit(coordinator_pointer self, std::size_t n,
+                                   std::chrono::milliseconds timeout) {
+  auto& st = self->state;
   if (st.draining)
     return caf::make_error(refusal::shutting_down, "the node is shutting down");
   if (n > st.cfg.max_in_flight)
@@ -236,35 +291,123 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
   do
     id = st.random();
   while (id == 0 || st.batches.count(id) != 0);
-  auto& b = st.batches[id];
-  b.id = id;
-  b.total = n;
+  return &open_batch(self, id, n, self->clock().now(), timeout);
+}
+
+/// Sends the tasks of an admitted batch to Validate in chunks, marking repeated ids, and arms its
+/// deadline.
+void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_update>& tasks) {
+  auto& st = self->state;
+  auto n = tasks.size();
   b.ids.reserve(n);
-  b.outcomes.assign(n, outcome::pending);
-  b.started = self->clock().now();
-  ++st.running;
-  st.in_flight += n;
-  publish_in_flight(self);
   id_set seen{n};
   task_chunk chunk;
   for (std::size_t i = 0; i < n; ++i) {
-    auto& u = req.tasks[i];
+    auto& u = tasks[i];
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
-    task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
+    task_envelope t{b.id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
     if (st.cfg.replay_on_node_loss)
       b.replay.push_back(t);
     send_chunked(self, chunk, std::move(t));
   }
   flush_chunk(self, chunk);
-  if (n == 0) {
+  if (n == 0)
     finish_if_done(self, b);
-  } else {
-    auto timeout = req.timeout_ms > 0 ? std::chrono::milliseconds{req.timeout_ms}
-                                      : st.cfg.batch_timeout;
-    self->delayed_send(self, timeout, expire_atom_v, id);
+  else
+    arm_deadline(self, b);
+}
+
+/// The deadline of a batch that asks for `timeout_ms` (0: the node's default).
+std::chrono::milliseconds timeout_of(coordinator_pointer self, const batch_request& req) {
+  return req.timeout_ms > 0 ? std::chrono::milliseconds{req.timeout_ms}
+                            : self->state.cfg.batch_timeout;
+}
+
+/// Forgets an admitted batch that could not be journaled: none of its tasks started.
+void abandon(coordinator_pointer self, std::uint64_t id) {
+  auto& st = self->state;
+  auto i = st.batches.find(id);
+  if (i == st.batches.end())
+    return;
+  --st.running;
+  st.in_flight -= i->second.total;
+  publish_in_flight(self);
+  st.batches.erase(i);
+  if (st.draining && st.running == 0)
+    shutdown(self);
+}
+
+/// Admits `req` and starts its tasks, then calls `started(batch)`; with the journal (cfg.journal)
+/// only once the store holds the batch durably. `refused(error)` instead when it is refused or
+/// cannot be journaled. One round trip to the store per batch: its tasks travel there as one
+/// message and come back in the answer (moved, not copied).
+template <class Started, class Refused>
+void admit_and_start(coordinator_pointer self, batch_request& req, Started started,
+                     Refused refused) {
+  auto& st = self->state;
+  auto timeout = timeout_of(self, req);
+  auto admitted = admit(self, req.tasks.size(), timeout);
+  if (!admitted)
+    return refused(std::move(admitted.error()));
+  auto& b = **admitted;
+  if (!st.cfg.journal) {
+    start_batch(self, b, req.tasks);
+    return started(b);
   }
-  return &b;
+  journaled_batch entry{b.id, b.admitted_ms, b.admitted_ms + timeout.count(),
+                        std::move(req.idempotency_key), std::move(req.body_digest),
+                        std::move(req.tasks)};
+  auto id = b.id;
+  self->request(st.store, caf::infinite, journal_atom_v, std::move(entry))
+    .then(
+      [self, id, started](journaled_batch& entry) mutable {
+        auto i = self->state.batches.find(id);
+        if (i == self->state.batches.end())
+          return;
+        start_batch(self, i->second, entry.tasks);
+        started(i->second);
+      },
+      [self, id, refused](caf::error& err) mutable {
+        abandon(self, id);
+        refused(storage_error("the batch could not be journaled: " + reason_of(err)));
+      });
+}
+
+/// Resumes one unfinished batch of the journal (see batch_resume.hpp).
+void resume_batch(coordinator_pointer self, resumable_batch& r) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto now_ms = unix_now_ms();
+  auto n = r.admitted.tasks.size();
+  auto down_for = std::chrono::milliseconds{std::max<std::int64_t>(0, now_ms - r.admitted.admitted_ms)};
+  auto timeout = std::chrono::milliseconds{r.admitted.deadline_ms - r.admitted.admitted_ms};
+  auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
+  b.admitted_ms = r.admitted.admitted_ms;
+  b.cancelled = r.cancelled;
+  auto plan = plan_resume(r, now_ms);
+  b.ids = std::move(plan.ids);
+  for (auto index : plan.succeeded)
+    record(self, b, index, outcome::succeeded);
+  for (auto& f : plan.failures) {
+    st.metrics->count(f.where, false, 1);
+    if (record(self, b, f.index, outcome::failed))
+      b.failures.push_back(std::move(f));
+  }
+  if (b.cancelled)
+    close_batch(self, cancel_atom_v, b.id);
+  task_chunk chunk;
+  for (auto& t : plan.to_run) {
+    if (st.cfg.replay_on_node_loss)
+      b.replay.push_back(t);
+    send_chunked(self, chunk, std::move(t));
+  }
+  flush_chunk(self, chunk);
+  publish_in_flight(self);
+  if (b.pending() == 0)
+    finish_if_done(self, b);
+  else
+    arm_deadline(self, b);
 }
 
 batch_record* find_batch(coordinator_pointer self, const std::string& text) {
@@ -291,28 +434,37 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
   return {
     [self](submit_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
-      auto admitted = admit(self, req);
-      if (!admitted) {
-        promise.deliver(std::move(admitted.error()));
-        return promise;
-      }
-      auto& b = **admitted;
-      if (b.complete)
-        promise.deliver(make_report(self, b));
-      else
-        b.waiters.push_back(promise);
+      admit_and_start(
+        self, req,
+        [self, promise](batch_record& b) mutable {
+          if (b.answered)
+            promise.deliver(make_report(self, b));
+          else
+            b.waiters.push_back(promise);
+        },
+        [promise](caf::error err) mutable { promise.deliver(std::move(err)); });
       return promise;
     },
-    [self](start_atom, batch_request& req) -> caf::result<batch_report> {
-      auto admitted = admit(self, req);
-      if (!admitted)
-        return std::move(admitted.error());
-      return make_report(self, **admitted);
+    [self](start_atom, batch_request& req) -> report_promise {
+      auto promise = self->make_response_promise<batch_report>();
+      admit_and_start(
+        self, req,
+        [self, promise](batch_record& b) mutable { promise.deliver(make_report(self, b)); },
+        [promise](caf::error err) mutable { promise.deliver(std::move(err)); });
+      return promise;
     },
     [self](status_atom, const std::string& text) -> caf::result<batch_report> {
       if (auto b = find_batch(self, text))
         return make_report(self, *b);
-      return unknown_batch(text);
+      std::uint64_t id = 0;
+      if (!self->state.cfg.journal || !parse_batch_id(text, id))
+        return unknown_batch(text);
+      // Finished before this node started, or no longer in memory: the store keeps its report.
+      auto promise = self->make_response_promise<batch_report>();
+      self->request(self->state.store, caf::infinite, report_atom_v, id)
+        .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
+              [promise, text](caf::error&) mutable { promise.deliver(unknown_batch(text)); });
+      return promise;
     },
     [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
       auto b = find_batch(self, text);
@@ -321,6 +473,10 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (b->pending() > 0 && !b->cancelled) {
         b->cancelled = true;
         close_batch(self, cancel_atom_v, b->id);
+        if (self->state.cfg.journal) // so that a restart does not run it on
+          self->request(self->state.store, caf::infinite, outcome_atom_v,
+                        batch_outcome{b->id, batch_state::cancelled, 0, 0, 0, {}})
+            .then([](done_atom) {}, [](caf::error&) {});
       }
       return make_report(self, *b);
     },
@@ -331,6 +487,19 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       st.drain_waiters.push_back(promise);
       if (st.running == 0)
         shutdown(self);
+      return promise;
+    },
+    [self](resume_atom) -> caf::result<std::uint64_t> {
+      auto promise = self->make_response_promise<std::uint64_t>();
+      self->request(self->state.store, caf::infinite, resume_atom_v)
+        .then(
+          [self, promise](resumable_batches& found) mutable {
+            for (auto& r : found.batches)
+              if (self->state.batches.count(r.admitted.batch) == 0)
+                resume_batch(self, r);
+            promise.deliver(static_cast<std::uint64_t>(found.batches.size()));
+          },
+          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
       return promise;
     },
     [self](stats_atom) {

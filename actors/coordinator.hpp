@@ -29,6 +29,9 @@ struct coordinator_config {
   std::size_t chunk_size = 1024;            ///< tasks per message to the first stage
   /// Keep every task as sent, to replay unfinished ones when a remote replica is lost.
   bool replay_on_node_loss = false;
+  /// Journal every batch in the store before it starts, record its outcome before it is
+  /// answered, and read finished reports back from the store (store/journal.hpp).
+  bool journal = false;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

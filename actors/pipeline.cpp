@@ -3,6 +3,8 @@
 #include "actors/coordinator.hpp"
 #include "actors/store_actor.hpp"
 
+#include <caf/scoped_actor.hpp>
+
 #include <stdexcept>
 
 namespace taskpipe {
@@ -42,6 +44,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
   cc.replay_on_node_loss = !cfg.remote.empty();
+  cc.journal = cfg.journal;
   auto build_chain = [local = local_stages(cfg, result.store, result.metrics),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](
                        caf::actor_system& sys, const chain_outputs& outputs) {
@@ -49,6 +52,20 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
                        stage_actor{}, outputs);
   };
   result.coordinator = spawn_coordinator(sys, cc, build_chain, result.store, result.metrics);
+  if (cfg.journal) {
+    // Before anyone can ask for them: a resumed batch answers as if the node had never stopped.
+    caf::scoped_actor self{sys};
+    std::string failure;
+    self->request(result.coordinator, caf::infinite, resume_atom_v)
+      .receive([&](std::uint64_t n) { result.resumed = n; },
+               [&](caf::error& err) { failure = reason_of(err); });
+    if (!failure.empty()) {
+      // Nothing was resumed (the journal is read whole first): the drain ends every actor.
+      self->request(result.coordinator, caf::infinite, drain_atom_v)
+        .receive([](done_atom) {}, [](caf::error&) {});
+      throw std::runtime_error("cannot resume the journal's batches: " + failure);
+    }
+  }
   return result;
 }
 

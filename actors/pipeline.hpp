@@ -34,12 +34,15 @@ struct pipeline_config {
   remote_hosts remote;
   bool tls = false;  ///< links to stage hosts use CAF's openssl module
   peer_event_fn on_peer;  ///< told when remote stages connect or lose their hosts (may be empty)
+  /// Journal batches in the store and resume the unfinished ones at start-up (`--journal`).
+  bool journal = true;
 };
 
 struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
+  std::uint64_t resumed = 0;  ///< unfinished batches of the journal resumed at start-up
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
@@ -53,7 +56,8 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node: the coordinator, and through it the failure aggregator and the stage chain
 /// (local pools, remote stages where `cfg.remote` says). The coordinator owns them all: `drain`
-/// on it ends every one.
+/// on it ends every one. With cfg.journal, every unfinished batch of the store's journal is
+/// resumed before it returns (throws std::runtime_error when the journal cannot be read).
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);
 
 } // namespace taskpipe

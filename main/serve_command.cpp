@@ -167,6 +167,9 @@ int serve_command(const std::vector<std::string>& args) {
     return 1;
   }
   log_startup(cfg);
+  if (node.resumed > 0)
+    log::info("serve", fmt::format("resumed {} unfinished batches of the journal", node.resumed),
+              {{"resumed", node.resumed}});
   auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
   int status = 0;
   {
