@@ -38,6 +38,8 @@ struct batch_record {
   std::int64_t admitted_ms = 0;          ///< Unix milliseconds, as journaled
   bool complete = false;  ///< every task has its outcome; the report is final
   bool answered = false;  ///< complete, its outcome recorded (journal), its waiters answered
+  std::string idempotency_key;  ///< "" for none
+  std::string body_digest;
   bool cancelled = false;
   std::vector<report_promise> waiters;
   /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
@@ -55,6 +57,7 @@ struct coordinator_state {
   failure_aggregator_actor aggregator;
   std::vector<stage_actor> stages;  ///< validate, audit, update, notify
   std::unordered_map<std::uint64_t, batch_record> batches;
+  std::unordered_map<std::string, std::uint64_t> keys;  ///< Idempotency-Key -> batch in `batches`
   std::deque<std::pair<clock_time, std::uint64_t>> finished_order;
   std::uint64_t running = 0;
   std::uint64_t in_flight = 0;
@@ -139,11 +142,20 @@ void shutdown(coordinator_pointer self) {
   self->quit();
 }
 
+/// Drops the Idempotency-Key of batch `id` from memory (the store keeps it).
+void forget_key(coordinator_pointer self, std::uint64_t id) {
+  auto& st = self->state;
+  auto i = st.batches.find(id);
+  if (i != st.batches.end() && !i->second.idempotency_key.empty())
+    st.keys.erase(i->second.idempotency_key);
+}
+
 void forget_old_batches(coordinator_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
   while (!st.finished_order.empty()
          && now - st.finished_order.front().first > finished_batch_retention) {
+    forget_key(self, st.finished_order.front().second);
     st.batches.erase(st.finished_order.front().second);
     st.finished_order.pop_front();
   }
@@ -333,6 +345,7 @@ void abandon(coordinator_pointer self, std::uint64_t id) {
   --st.running;
   st.in_flight -= i->second.total;
   publish_in_flight(self);
+  forget_key(self, id);
   st.batches.erase(i);
   if (st.draining && st.running == 0)
     shutdown(self);
@@ -351,6 +364,11 @@ void admit_and_start(coordinator_pointer self, batch_request& req, Started start
   if (!admitted)
     return refused(std::move(admitted.error()));
   auto& b = **admitted;
+  if (!req.idempotency_key.empty()) {
+    b.idempotency_key = req.idempotency_key;
+    b.body_digest = req.body_digest;
+    st.keys.emplace(b.idempotency_key, b.id);
+  }
   if (!st.cfg.journal) {
     start_batch(self, b, req.tasks);
     return started(b);
@@ -385,6 +403,11 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
   b.admitted_ms = r.admitted.admitted_ms;
   b.cancelled = r.cancelled;
+  if (!r.admitted.idempotency_key.empty()) {
+    b.idempotency_key = r.admitted.idempotency_key;
+    b.body_digest = r.admitted.body_digest;
+    st.keys.emplace(b.idempotency_key, b.id);
+  }
   auto plan = plan_resume(r, now_ms);
   b.ids = std::move(plan.ids);
   for (auto index : plan.succeeded)
@@ -408,6 +431,72 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
     finish_if_done(self, b);
   else
     arm_deadline(self, b);
+}
+
+caf::error key_reused(const std::string& key) {
+  return caf::make_error(refusal::idempotency_key_reused,
+                         fmt::format("Idempotency-Key \"{}\" was sent before with another body",
+                                     key));
+}
+
+/// Answers a request for `b`, admitted earlier under the same Idempotency-Key, as the original
+/// request would have been answered: its final report (`wait`) or its status.
+void answer_again(coordinator_pointer self, batch_record& b, const std::string& digest, bool wait,
+                  report_promise& promise) {
+  if (b.body_digest != digest)
+    promise.deliver(key_reused(b.idempotency_key));
+  else if (!wait || b.answered)
+    promise.deliver(make_report(self, b));
+  else
+    b.waiters.push_back(promise);
+}
+
+/// POST /v1/batches: admits `req` and answers with its report (`wait`) or its status once it
+/// started. With an Idempotency-Key the node has seen (in memory, else in the store), answers the
+/// batch it names instead (422 for another body).
+void submit(coordinator_pointer self, batch_request& req, bool wait, report_promise promise) {
+  auto& st = self->state;
+  auto started = [self, promise, wait](batch_record& b) mutable {
+    if (!wait || b.answered)
+      promise.deliver(make_report(self, b));
+    else
+      b.waiters.push_back(promise);
+  };
+  auto refused = [promise](caf::error err) mutable { promise.deliver(std::move(err)); };
+  if (req.idempotency_key.empty())
+    return admit_and_start(self, req, started, refused);
+  if (auto i = st.keys.find(req.idempotency_key); i != st.keys.end())
+    return answer_again(self, st.batches[i->second], req.body_digest, wait, promise);
+  if (!st.cfg.journal)
+    return admit_and_start(self, req, started, refused);
+  auto held = std::make_shared<batch_request>(std::move(req));
+  self->request(st.store, caf::infinite, key_atom_v, held->idempotency_key)
+    .then(
+      [self, held, wait, promise, started, refused](std::uint64_t owner,
+                                                    std::string& digest) mutable {
+        auto& st = self->state;
+        auto& key = held->idempotency_key;
+        if (auto i = st.keys.find(key); i != st.keys.end()) // admitted meanwhile
+          return answer_again(self, st.batches[i->second], held->body_digest, wait, promise);
+        if (owner == 0)
+          return admit_and_start(self, *held, started, refused);
+        if (digest != held->body_digest) {
+          promise.deliver(key_reused(key));
+          return;
+        }
+        // Not in memory: finished (unfinished batches are resumed at start-up).
+        if (!wait) {
+          batch_report r;
+          r.batch_id = batch_id_text(owner);
+          r.state = batch_state::done;
+          promise.deliver(std::move(r));
+          return;
+        }
+        self->request(st.store, caf::infinite, report_atom_v, owner)
+          .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      },
+      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
 batch_record* find_batch(coordinator_pointer self, const std::string& text) {
@@ -434,23 +523,12 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
   return {
     [self](submit_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
-      admit_and_start(
-        self, req,
-        [self, promise](batch_record& b) mutable {
-          if (b.answered)
-            promise.deliver(make_report(self, b));
-          else
-            b.waiters.push_back(promise);
-        },
-        [promise](caf::error err) mutable { promise.deliver(std::move(err)); });
+      submit(self, req, true, promise);
       return promise;
     },
     [self](start_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
-      admit_and_start(
-        self, req,
-        [self, promise](batch_record& b) mutable { promise.deliver(make_report(self, b)); },
-        [promise](caf::error err) mutable { promise.deliver(std::move(err)); });
+      submit(self, req, false, promise);
       return promise;
     },
     [self](status_atom, const std::string& text) -> caf::result<batch_report> {

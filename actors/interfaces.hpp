@@ -96,7 +96,9 @@ using store_actor = task_reader_actor::extend<
   // Every unfinished batch of the store, to resume at start-up.
   caf::replies_to<resume_atom>::with<resumable_batches>,
   // A finished batch's report as the store keeps it; an error (not_found) when it has none.
-  caf::replies_to<report_atom, std::uint64_t>::with<batch_report>>;
+  caf::replies_to<report_atom, std::uint64_t>::with<batch_report>,
+  // The batch an Idempotency-Key was journaled with and its body digest; batch 0 for none.
+  caf::replies_to<key_atom, std::string>::with<std::uint64_t, std::string>>;
 
 /// What `taskpipe node` publishes: it hosts stage pools for front nodes.
 using stage_host_actor = caf::typed_actor<

@@ -213,6 +213,12 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
         return std::move(*found);
       return std::move(found.error());
     },
+    [self](key_atom, const std::string& key) -> caf::result<std::uint64_t, std::string> {
+      auto found = self->state.store->find_idempotency_key(key);
+      if (!found)
+        return std::move(found.error());
+      return caf::make_result(found->batch, std::move(found->body_digest));
+    },
     [self](caf::flush_atom) { flush(self->state); },
   };
 }

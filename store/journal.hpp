@@ -48,6 +48,12 @@ typename Inspector::result_type inspect(Inspector& f, batch_outcome& x) {
            x.succeeded, x.failures);
 }
 
+/// The batch an Idempotency-Key was journaled with.
+struct key_owner {
+  std::uint64_t batch = 0;  ///< 0: none
+  std::string body_digest;
+};
+
 /// An unfinished batch as a restart finds it.
 struct resumable_batch {
   journaled_batch admitted;

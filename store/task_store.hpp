@@ -117,6 +117,9 @@ public:
   /// store has no finished batch of that number.
   virtual caf::expected<batch_report> finished_report(std::uint64_t batch) = 0;
 
+  /// The batch journaled with Idempotency-Key `key` and its body digest; batch 0 when none was.
+  virtual caf::expected<key_owner> find_idempotency_key(const std::string& key) = 0;
+
   /// One task's stage work: apply_chunk() with a chunk of one.
   caf::error apply(stage where, const task_envelope& t);
 };

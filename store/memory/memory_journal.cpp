@@ -94,4 +94,11 @@ caf::expected<batch_report> memory_journal::finished_report(std::uint64_t batch)
   return r;
 }
 
+caf::expected<key_owner> memory_journal::find_idempotency_key(const std::string& key) const {
+  auto i = keys_.find(key);
+  if (i == keys_.end())
+    return key_owner{};
+  return key_owner{i->second, batches_.at(i->second).admitted.body_digest};
+}
+
 } // namespace taskpipe

@@ -23,6 +23,7 @@ public:
   caf::expected<resumable_batches> unfinished_batches(const has_row_fn& notified,
                                                       const has_row_fn& applied) const;
   caf::expected<batch_report> finished_report(std::uint64_t batch) const;
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) const;
 
 private:
   struct entry {

@@ -163,6 +163,10 @@ public:
     return journal_.finished_report(batch);
   }
 
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
+    return journal_.find_idempotency_key(key);
+  }
+
 private:
   caf::error apply_one(stage where, const task_envelope& t) {
     auto id = t.update.id;

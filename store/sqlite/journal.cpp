@@ -62,7 +62,21 @@ journal_tables::journal_tables(connection& db, statements& st)
     report_(db.prepare("SELECT state, total, succeeded, failed, elapsed_ms "
                        "FROM batches WHERE batch_id = ?1 AND finished_ms IS NOT NULL")),
     failures_(db.prepare("SELECT position, task_id, stage, code, reason FROM batch_failures "
-                         "WHERE batch_id = ?1 ORDER BY task_id, position")) {
+                         "WHERE batch_id = ?1 ORDER BY task_id, position")),
+    key_(db.prepare("SELECT number, coalesce(body_digest, '') FROM batches "
+                    "WHERE idempotency_key = ?1")) {
+}
+
+caf::expected<key_owner> journal_tables::find_idempotency_key(const std::string& key) {
+  auto* s = key_.get();
+  reset_on_exit guard{s};
+  bind_text(s, 1, key);
+  auto rc = db_.step(s);
+  if (rc == SQLITE_DONE)
+    return key_owner{};
+  if (rc != SQLITE_ROW)
+    return storage_error("looking up an Idempotency-Key failed: " + db_.errmsg());
+  return key_owner{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_text(s, 1)};
 }
 
 template <class F>

@@ -24,6 +24,7 @@ public:
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes);
   caf::expected<resumable_batches> unfinished_batches();
   caf::expected<batch_report> finished_report(std::uint64_t batch);
+  caf::expected<key_owner> find_idempotency_key(const std::string& key);
 
 private:
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it or the commit fails.
@@ -44,6 +45,7 @@ private:
   statement applied_ids_;
   statement report_;
   statement failures_;
+  statement key_;
 };
 
 } // namespace taskpipe::sqlite

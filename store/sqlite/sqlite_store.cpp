@@ -230,6 +230,10 @@ public:
     return journal_.finished_report(batch);
   }
 
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
+    return journal_.find_idempotency_key(key);
+  }
+
 private:
   store_parts parts() {
     return {db_, st_, txn_, snapshot_, batch_text_};
