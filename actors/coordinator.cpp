@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
-#include <random>
 #include <unordered_map>
 
 namespace taskpipe {
@@ -42,8 +41,6 @@ struct batch_record {
   std::string body_digest;
   bool cancelled = false;
   std::vector<report_promise> waiters;
-  /// With remote stages: every task as sent, to replay unfinished ones after a node is lost.
-  std::vector<task_envelope> replay;
 
   std::uint64_t pending() const {
     return total - succeeded - failed;
@@ -65,7 +62,7 @@ struct coordinator_state {
   std::uint64_t batches_cancelled = 0;
   bool draining = false;
   std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
-  std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t last_batch = 0; ///< the number of the batch admitted last
   static inline const char* name = "coordinator";
 };
 
@@ -204,7 +201,6 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   }
   b.ids = {};
   b.outcomes = {};
-  b.replay = {};
   if (!st.cfg.journal)
     return answer_batch(self, b);
   // Recorded before anyone is answered, so that a restart answers the same report.
@@ -299,17 +295,13 @@ caf::expected<batch_record*> admit(coordinator_pointer self, std::size_t n,
                       fmt::format("{} tasks in flight; admitting {} more would pass the limit "
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
-  std::uint64_t id = 0;
-  do
-    id = st.random();
-  while (id == 0 || st.batches.count(id) != 0);
+  auto id = ++st.last_batch;
   return &open_batch(self, id, n, self->clock().now(), timeout);
 }
 
 /// Sends the tasks of an admitted batch to Validate in chunks, marking repeated ids, and arms its
 /// deadline.
 void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_update>& tasks) {
-  auto& st = self->state;
   auto n = tasks.size();
   b.ids.reserve(n);
   id_set seen{n};
@@ -319,8 +311,6 @@ void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_upd
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     task_envelope t{b.id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
-    if (st.cfg.replay_on_node_loss)
-      b.replay.push_back(t);
     send_chunked(self, chunk, std::move(t));
   }
   flush_chunk(self, chunk);
@@ -401,6 +391,7 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   auto down_for = std::chrono::milliseconds{std::max<std::int64_t>(0, now_ms - r.admitted.admitted_ms)};
   auto timeout = std::chrono::milliseconds{r.admitted.deadline_ms - r.admitted.admitted_ms};
   auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
+  st.last_batch = std::max(st.last_batch, b.id); // the store's last_batch() counts the journal
   b.admitted_ms = r.admitted.admitted_ms;
   b.cancelled = r.cancelled;
   if (!r.admitted.idempotency_key.empty()) {
@@ -420,11 +411,8 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   if (b.cancelled)
     close_batch(self, cancel_atom_v, b.id);
   task_chunk chunk;
-  for (auto& t : plan.to_run) {
-    if (st.cfg.replay_on_node_loss)
-      b.replay.push_back(t);
+  for (auto& t : plan.to_run)
     send_chunked(self, chunk, std::move(t));
-  }
   flush_chunk(self, chunk);
   publish_in_flight(self);
   if (b.pending() == 0)
@@ -516,6 +504,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
                                             std::shared_ptr<pipeline_metrics> metrics) {
   auto& st = self->state;
   st.cfg = cfg;
+  st.last_batch = cfg.last_batch;
   st.metrics = std::move(metrics);
   st.store = std::move(store);
   st.aggregator = spawn_failure_aggregator(self->system(), self);
@@ -625,22 +614,8 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
       close_batch(self, expire_atom_v, id);
-      if (st.cfg.replay_on_node_loss)
+      if (st.cfg.stage_hosts)
         self->delayed_send(self, deadline_grace, expire_atom_v, id, true);
-    },
-    [self](node_lost_atom) {
-      // Whatever the lost node held is unknown: replay every unfinished task from the first
-      // stage. The first outcome wins, and the store's (batch, task) keys make a replay harmless.
-      auto& st = self->state;
-      for (auto& [id, b] : st.batches) {
-        if (b.complete)
-          continue;
-        task_chunk chunk;
-        for (const auto& t : b.replay)
-          if (b.outcomes[t.index] == outcome::pending)
-            send_chunked(self, chunk, t);
-        flush_chunk(self, chunk);
-      }
     },
     [self](expire_atom, std::uint64_t id, bool) {
       // Locally, every task is held by a stage or on its way to one, and each reports its

@@ -27,8 +27,12 @@ struct coordinator_config {
   std::uint64_t max_in_flight = 2'000'000;  ///< tasks admitted at once across batches
   std::chrono::milliseconds batch_timeout{60'000};
   std::size_t chunk_size = 1024;            ///< tasks per message to the first stage
-  /// Keep every task as sent, to replay unfinished ones when a remote replica is lost.
-  bool replay_on_node_loss = false;
+  /// Batches are numbered in admission order from here on (the store's last_batch()): Update's
+  /// per-key order compares the numbers, so they must grow across restarts.
+  std::uint64_t last_batch = 0;
+  /// Some stages run on stage hosts: a task still without an outcome a grace period after its
+  /// batch's deadline is on a host that does not answer, and fails node_lost.
+  bool stage_hosts = false;
   /// Journal every batch in the store before it starts, record its outcome before it is
   /// answered, and read finished reports back from the store (store/journal.hpp).
   bool journal = false;

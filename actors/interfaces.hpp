@@ -40,9 +40,7 @@ using outcome_sink_actor = caf::typed_actor<
   // From Notify: tasks that finished successfully.
   caf::reacts_to<completion_chunk>,
   // From the failure aggregator: failures of one batch.
-  caf::reacts_to<failure_chunk>,
-  // From a remote stage: a replica went away; unfinished tasks are replayed from Validate.
-  caf::reacts_to<node_lost_atom>>;
+  caf::reacts_to<failure_chunk>>;
 
 /// The whole coordinator: admits batches, tracks every task to exactly one outcome, runs
 /// shutdown.

@@ -9,7 +9,8 @@
 
 namespace taskpipe {
 
-store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
+store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
+                        std::uint64_t* last_batch) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -20,6 +21,12 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg) {
   if (cfg.seed_tasks > 0)
     if (auto err = (*store)->seed(cfg.seed_tasks))
       throw std::runtime_error(reason_of(err));
+  if (last_batch) {
+    auto last = (*store)->last_batch();
+    if (!last)
+      throw std::runtime_error(reason_of(last.error()));
+    *last_batch = *last;
+  }
   return spawn_store_actor(sys, std::move(*store));
 }
 
@@ -38,12 +45,12 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   pipeline result;
   result.metrics = std::make_shared<pipeline_metrics>();
-  result.store = spawn_store(sys, cfg);
   coordinator_config cc;
+  result.store = spawn_store(sys, cfg, &cc.last_batch);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
-  cc.replay_on_node_loss = !cfg.remote.empty();
+  cc.stage_hosts = !cfg.remote.empty();
   cc.journal = cfg.journal;
   auto build_chain = [local = local_stages(cfg, result.store, result.metrics),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](

@@ -35,3 +35,4 @@ CAF_ADD_ATOM(taskpipe, taskpipe, key_atom, "key")             // the batch of an
 // Inside a stage (router and workers) and a remote stage.
 CAF_ADD_ATOM(taskpipe, taskpipe, retire_atom, "retire")       // a worker asks to be replaced
 CAF_ADD_ATOM(taskpipe, taskpipe, reconnect_atom, "reconnect")
+CAF_ADD_ATOM(taskpipe, taskpipe, forward_atom, "forward")     // a remote stage to a replica's relay

@@ -67,6 +67,11 @@ public:
   /// How many rows each table holds.
   virtual caf::expected<store_counts> counts() = 0;
 
+  /// The largest batch number the store holds rows or a journal entry of, 0 if none. Batch numbers are the
+  /// admission order (per-key order in Update compares them), so a node numbers its batches on
+  /// from here after a restart.
+  virtual caf::expected<std::uint64_t> last_batch() = 0;
+
   /// Groups the following apply_chunk() calls into one transaction (group commit). A begin()
   /// while a group is open joins it.
   virtual void begin() = 0;
@@ -78,7 +83,12 @@ public:
   /// - validate: not_found if no task with that id exists (no write).
   /// - audit: one audit row with the task's current (old) and requested (new) type and summary.
   /// - update: applies the requested type/summary, bumps version by one and sets updated_at, and
-  ///   records that it applied (batch, task) so that a second apply is a no-op.
+  ///   records that it applied (batch, task) so that a second apply is a no-op. Per-key order:
+  ///   when a later batch (a larger batch number) has already applied to the task, the task is
+  ///   left as it is and the (batch, task) row records that it was superseded (the later value
+  ///   stands, as if the two had been applied in admission order); the task succeeds. SQLite
+  ///   also sets the audit row's old values to the task as this write found it, so that they
+  ///   are the true previous values whatever happened between Audit and Update.
   /// - notify: one outbox row with outbox_message().
   /// - pipeline: nothing (no store work between stages).
   /// A write the store refuses yields storage_error with the store's reason. Joins the open group,

@@ -7,7 +7,10 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <random>
 
 using namespace taskpipe;
@@ -59,8 +62,10 @@ struct sqlite_node {
   caf::actor_system sys{threaded_config(cfg)};
   pipeline node;
 
-  explicit sqlite_node(std::int64_t seed, const std::string& setup_sql = "") {
+  explicit sqlite_node(std::int64_t seed, const std::string& setup_sql = "",
+                       fault_injector faults = {}) {
     pipeline_config pc;
+    pc.faults = std::move(faults);
     pc.store = store_kind::sqlite;
     pc.db_path = db.path.string();
     pc.seed_tasks = seed;
@@ -132,4 +137,51 @@ TEST_CASE("a write the store refuses fails with storage_error / and says the upd
   // It failed in Notify, so it was updated: the version says so.
   CHECK(n.db.scalar("SELECT version FROM tasks WHERE id = 7") == 2);
   CHECK(n.db.scalar("SELECT count(*) FROM outbox") == 9);
+}
+
+TEST_CASE("two batches on the same tasks: the one accepted last wins though it is applied first") {
+  // The first batch's Audit is held (a test hook in its worker) until the second is done.
+  std::atomic<bool> second_done{false};
+  sqlite_node n{100, "", [&](stage s, const task_envelope& t) {
+    if (s == stage::audit && t.batch == 1)
+      for (int i = 0; i < 500 && !second_done.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }};
+  auto batch = [](const char* summary) {
+    batch_request req;
+    for (std::int64_t id = 1; id <= 50; ++id)
+      req.tasks.push_back(task_update{id, caf::none, std::string{summary}});
+    return req;
+  };
+  caf::scoped_actor self{n.sys};
+  std::string first_id;
+  self->request(n.node.coordinator, caf::infinite, start_atom_v, batch("first"))
+    .receive([&](batch_report& r) { first_id = r.batch_id; },
+             [&](caf::error& e) { FAIL("refused: " << n.sys.render(e)); });
+  REQUIRE(first_id == batch_id_text(1));
+  auto second = n.submit(batch("second"));
+  CHECK(second.succeeded == 50);
+  second_done = true;
+  batch_report first;
+  first.pending = 1;
+  for (int i = 0; i < 500 && first.pending != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    self->request(n.node.coordinator, caf::infinite, status_atom_v, first_id)
+      .receive([&](batch_report& r) { first = std::move(r); }, [&](caf::error&) {});
+  }
+  REQUIRE(first.pending == 0);
+  INFO((first.failures.empty() ? std::string{} : first.failures[0].reason));
+  // The first batch succeeds, superseded: the value accepted last stands, applied once.
+  CHECK(first.succeeded == 50);
+  CHECK(n.db.scalar("SELECT count(*) FROM tasks WHERE summary = 'second' AND version = 2") == 50);
+  CHECK(n.db.scalar("SELECT count(*) FROM applied_updates WHERE batch_id = '" + first_id
+                    + "' AND superseded_by = '" + second.batch_id + "'")
+        == 50);
+  // Each audit row holds what its batch's Audit read: the second ran first.
+  CHECK(n.db.scalar("SELECT count(*) FROM audit WHERE batch_id = '" + second.batch_id
+                    + "' AND old_summary LIKE 'Task %'")
+        == 50);
+  CHECK(n.db.scalar("SELECT count(*) FROM audit WHERE batch_id = '" + first_id
+                    + "' AND old_summary = 'second'")
+        == 50);
 }

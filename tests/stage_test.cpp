@@ -207,7 +207,6 @@ outcome_sink_actor::behavior_type fake_coordinator(outcome_sink_actor::pointer,
   return {
     [](completion_chunk&) {},
     [out](failure_chunk& c) { out->push_back(std::move(c)); },
-    [](node_lost_atom) {},
   };
 }
 

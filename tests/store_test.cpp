@@ -1176,3 +1176,86 @@ TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability nor
   reader db{file.path};
   CHECK(db.one("PRAGMA journal_mode") == "wal");
 }
+
+TEST_CASE("update: the batch accepted last wins whatever order the writes arrive in") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto chunked = GENERATE(false, true);
+  INFO("store: " << name_of(kind) << (chunked ? " (chunks)" : " (one by one)"));
+  fixture f{kind};
+  auto& store = *f.store;
+  store.seed(10);
+  // Batches 7 (accepted first) and 8 both audit tasks 2..4 while they are as seeded; batch 8
+  // reaches Update first.
+  std::vector<task_envelope> older{task(7, 2, "Epic", "Older"), task(7, 3, "Epic", "Older"),
+                                   task(7, 4, "Epic", "Older")};
+  std::vector<task_envelope> newer{task(8, 2, none, "Newer"), task(8, 3, none, "Newer"),
+                                   task(8, 4, none, "Newer")};
+  auto apply = [&](stage where, const std::vector<task_envelope>& tasks) {
+    store.begin();
+    auto got = run_chunk(store, where, tasks, chunked);
+    REQUIRE(reason_of(store.commit()) == "");
+    for (const auto& r : got)
+      CHECK(is_ok(r));
+  };
+  apply(stage::audit, older);
+  apply(stage::audit, newer);
+  apply(stage::update, newer);
+  apply(stage::update, older); // lost the race: superseded, the task stays as batch 8 left it
+  apply(stage::update, older); // and a retry of it changes nothing either
+  for (std::int64_t id = 2; id <= 4; ++id) {
+    auto t = store.find(id);
+    CHECK(t->summary == "Newer");
+    CHECK(t->type == "Story");
+    CHECK(t->version == 2);
+  }
+  CHECK(store.counts()->applied_updates == 6);
+  CHECK(*store.last_batch() == 8u);
+  if (f.is_sqlite()) {
+    reader db{f.file->path};
+    CHECK(db.rows("SELECT batch_id, version, coalesce(superseded_by, '-') FROM applied_updates "
+                  "WHERE task_id = 3 ORDER BY batch_id")
+          == std::vector<std::string>{batch_id_text(7) + "|2|" + batch_id_text(8),
+                                      batch_id_text(8) + "|2|-"});
+  }
+
+  SECTION("an older batch applied first is overwritten, and the audit shows the true old values") {
+    std::vector<task_envelope> first{task(9, 6, "Epic", "First"), task(9, 7, "Epic", "First")};
+    std::vector<task_envelope> second{task(10, 6, none, "Second"), task(10, 7, none, "Second")};
+    apply(stage::audit, first);
+    apply(stage::audit, second); // reads the seeded values: batch 9 has not applied yet
+    apply(stage::update, first);
+    apply(stage::update, second);
+    apply(stage::update, second); // a retry must not touch the audit row again
+    for (std::int64_t id = 6; id <= 7; ++id) {
+      auto t = store.find(id);
+      CHECK(t->summary == "Second");
+      CHECK(t->type == "Epic");
+      CHECK(t->version == 3);
+    }
+    if (f.is_sqlite()) {
+      reader db{f.file->path};
+      CHECK(db.rows("SELECT old_type, old_summary, new_summary FROM audit WHERE batch_id = '"
+                    + batch_id_text(10) + "' ORDER BY task_id")
+            == std::vector<std::string>{"Epic|First|Second", "Epic|First|Second"});
+      CHECK(db.rows("SELECT old_type, old_summary FROM audit WHERE batch_id = '"
+                    + batch_id_text(9) + "' ORDER BY task_id")
+            == std::vector<std::string>{"Story|Task 6", "Story|Task 7"});
+    }
+  }
+}
+
+TEST_CASE("last_batch is the largest batch number the store holds rows of") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  f.store->seed(3);
+  CHECK(*f.store->last_batch() == 0);
+  REQUIRE(is_ok(run_all(*f.store, task(41, 1, "Epic", none))));
+  REQUIRE(is_ok(run_all(*f.store, task(12, 2, "Epic", none))));
+  CHECK(*f.store->last_batch() == 41);
+  if (f.is_sqlite()) {
+    auto path = f.file->path;
+    f.store.reset();
+    CHECK(*sqlite_at(path)->last_batch() == 41);
+  }
+}

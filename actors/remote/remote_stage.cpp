@@ -1,5 +1,8 @@
 #include "actors/remote/remote_stage.hpp"
 
+#include "actors/closed_batches.hpp"
+#include "actors/remote/replica_relay.hpp"
+
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
@@ -16,6 +19,7 @@ namespace {
 struct replica {
   endpoint where;
   stage_actor chain;        ///< the stages spawned on that host for us; invalid while down
+  replica_relay_actor relay; ///< tasks go to the chain and come back through it; with chain
   bool connecting = false;
   bool tried = false;       ///< its first connection attempt has ended, well or not
   std::string last_error;
@@ -26,14 +30,16 @@ struct remote_state {
   std::vector<replica> replicas;
   std::size_t next_replica = 0;
   std::vector<task_chunk> waiting;  ///< chunks that arrived before the replicas were up
+  closed_batches closed;            ///< cancelled and expired batches: a lost replica's tasks
+                                    ///< of these are failed, not replayed
   /// Chunks wait only at start-up: until every replica's first attempt has ended (so that the
   /// first chunks spread over all of them) or connect_timeout passes.
   bool may_wait = true;
   static inline const char* name = "remote_stage";
 };
 
-/// A remote stage also talks to itself: reconnect timers.
-using remote_stage_actor = stage_actor::extend<
+/// A remote stage also talks to itself (reconnect timers) and hears from its relays.
+using remote_stage_actor = stage_actor::extend_with<orphan_sink_actor>::extend<
   // Retry connecting replica number N.
   caf::reacts_to<reconnect_atom, std::uint64_t>,
   // The wait for a first replica is over.
@@ -62,14 +68,32 @@ void report(remote_state& st, peer_event::kind what, const replica& r, std::stri
     st.cfg.on_peer(peer_event{what, st.cfg.stages, to_string(r.where), std::move(detail)});
 }
 
-void fail_chunk(remote_pointer self, task_chunk& chunk) {
+/// Whether a task this segment held may have been applied: it has Update or a later stage.
+bool may_apply(const remote_stage_config& cfg) {
+  return cfg.stages.back() >= stage::update;
+}
+
+/// The stage a task of this segment fails at when no host has it: where it may have been applied,
+/// the segment's last stage (so that the reason may say so), else its first (not applied).
+stage failing_stage(const remote_stage_config& cfg) {
+  return may_apply(cfg) ? cfg.stages.back() : cfg.stages.front();
+}
+
+constexpr const char* may_have_applied = "; the update may have been applied there";
+
+/// Fails a chunk no replica can take. `held` says a lost replica had it (it may have been
+/// applied there), else no replica ever had it.
+void fail_chunk(remote_pointer self, task_chunk& chunk, bool held = false) {
   auto& st = self->state;
   failure_chunk failed;
   failed.failures.reserve(chunk.tasks.size());
   auto reason = lost_reason(st);
+  if (held && may_apply(st.cfg))
+    reason += may_have_applied;
+  auto where = held ? failing_stage(st.cfg) : st.cfg.stages.front();
   for (const auto& t : chunk.tasks)
-    failed.failures.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.stages.front(),
-                                           failure_code::node_lost, reason});
+    failed.failures.push_back(
+      task_failure{t.batch, t.index, t.update.id, where, failure_code::node_lost, reason});
   self->send(st.cfg.failures, std::move(failed));
 }
 
@@ -84,14 +108,44 @@ replica* pick(remote_state& st) {
   return nullptr;
 }
 
-void route(remote_pointer self, task_chunk& chunk) {
+void route(remote_pointer self, task_chunk& chunk, bool held = false) {
   auto& st = self->state;
   if (st.may_wait)
     st.waiting.push_back(std::move(chunk));
   else if (auto r = pick(st))
-    self->send(r->chain, std::move(chunk));
+    self->send(r->relay, forward_atom_v, std::move(chunk));
   else
-    fail_chunk(self, chunk);
+    fail_chunk(self, chunk, held);
+}
+
+/// Tasks a lost replica held. Those of open batches go to another replica (the store's (batch,
+/// task) keys make a second apply harmless). Those of a cancelled or expired batch are not
+/// replayed (a replay would report them not applied): where the segment may have applied them
+/// they fail node_lost saying so, else with the batch's code (they were not applied).
+void orphaned(remote_pointer self, task_chunk& chunk) {
+  auto& st = self->state;
+  task_chunk again;
+  failure_chunk failed;
+  auto first = st.cfg.stages.front();
+  for (auto& t : chunk.tasks) {
+    auto code = st.closed.find(t.batch, first);
+    if (!code) {
+      again.tasks.push_back(std::move(t));
+    } else if (may_apply(st.cfg)) {
+      failed.failures.push_back(task_failure{
+        t.batch, t.index, t.update.id, failing_stage(st.cfg), failure_code::node_lost,
+        fmt::format("the stage host holding the task was lost after its batch was {}{}",
+                    *code == failure_code::cancelled ? "cancelled" : "past its deadline",
+                    may_have_applied)});
+    } else {
+      failed.failures.push_back(
+        task_failure{t.batch, t.index, t.update.id, first, *code, closed_reason(first, *code)});
+    }
+  }
+  if (!failed.failures.empty())
+    self->send(st.cfg.failures, std::move(failed));
+  if (!again.tasks.empty())
+    route(self, again, true);
 }
 
 void flush_waiting(remote_pointer self) {
@@ -151,19 +205,29 @@ void connect(remote_pointer self, std::size_t index) {
           return;
         }
         auto& cfg = self->state.cfg;
-        self->request(host, cfg.connect_timeout, spawn_atom_v, stage_names(cfg), cfg.next,
-                      cfg.coordinator, cfg.failures)
+        // The replica's output comes back through a relay of its own (see replica_relay.hpp).
+        auto relay = spawn_replica_relay(self, relay_outputs{cfg.next, cfg.coordinator,
+                                                             cfg.failures,
+                                                             caf::actor_cast<orphan_sink_actor>(self)});
+        auto next = cfg.next ? stage_actor{relay} : stage_actor{};
+        self->request(host, cfg.connect_timeout, spawn_atom_v, stage_names(cfg), next,
+                      outcome_sink_actor{relay}, failure_aggregator_actor{relay})
           .then(
-            [self, index](stage_actor& chain) {
+            [self, index, relay](stage_actor& chain) {
               auto& r = self->state.replicas[index];
               r.connecting = false;
               r.last_error.clear();
               r.chain = chain;
+              r.relay = relay;
+              self->send(relay, forward_atom_v, chain);
               self->monitor(chain);
               report(self->state, peer_event::kind::connected, r);
               first_attempt_ended(self, index);
             },
-            on_error);
+            [self, relay, on_error](caf::error& err) mutable {
+              self->send(relay, node_lost_atom_v); // holds nothing yet: it just exits
+              on_error(err);
+            });
       },
       on_error);
 }
@@ -172,7 +236,7 @@ remote_stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage
   auto& st = self->state;
   st.cfg = std::move(cfg);
   for (const auto& where : st.cfg.replicas)
-    st.replicas.push_back(replica{where, {}, false, false, {}});
+    st.replicas.push_back(replica{where, {}, {}, false, false, {}});
   for (std::size_t i = 0; i < st.replicas.size(); ++i)
     connect(self, i);
   self->delayed_send(self, st.cfg.connect_timeout, reconnect_atom_v);
@@ -184,21 +248,27 @@ remote_stage_actor::behavior_type remote_stage(remote_pointer self, remote_stage
         r.chain = nullptr;
         r.last_error = "lost: " + self->system().render(msg.reason);
         report(st, peer_event::kind::lost, r, self->system().render(msg.reason));
-        // Whatever that replica held is replayed from the first stage by the coordinator.
-        self->send(st.cfg.coordinator, node_lost_atom_v);
+        // Its relay hands back what the replica held, after every chunk sent to it so far.
+        self->send(r.relay, node_lost_atom_v);
+        r.relay = nullptr;
         schedule_reconnect(self, i);
       }
     }
   });
   return {
     [self](task_chunk& chunk) { route(self, chunk); },
+    [self](node_lost_atom, task_chunk& chunk) { orphaned(self, chunk); },
     [self](cancel_atom, std::uint64_t batch) {
-      for (auto& r : self->state.replicas)
+      auto& st = self->state;
+      st.closed.close(batch, failure_code::cancelled, self->clock().now());
+      for (auto& r : st.replicas)
         if (r.chain)
           self->send(r.chain, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
-      for (auto& r : self->state.replicas)
+      auto& st = self->state;
+      st.closed.close(batch, failure_code::timeout, self->clock().now());
+      for (auto& r : st.replicas)
         if (r.chain)
           self->send(r.chain, expire_atom_v, batch);
     },

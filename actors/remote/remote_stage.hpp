@@ -19,7 +19,7 @@ struct remote_stage_config {
   std::vector<stage> stages;         ///< consecutive stages, in pipeline order
   std::vector<endpoint> replicas;    ///< stage hosts that serve all of them
   stage_actor next;                  ///< where the last stage forwards; none after Notify
-  outcome_sink_actor coordinator;    ///< hears of lost replicas; Notify's completions go here
+  outcome_sink_actor coordinator;    ///< Notify's completions go here
   failure_aggregator_actor failures;
   bool tls = false;                  ///< connect through CAF's openssl module
   std::chrono::milliseconds reconnect_interval{1000};
@@ -31,7 +31,8 @@ struct remote_stage_config {
 
 /// Spawns the remote stage: it connects to every replica (and reconnects lost ones), asks each to
 /// spawn the stages wired to `next`, spreads chunks across the connected replicas and tells the
-/// coordinator when one is lost. With no replica left, tasks fail with node_lost.
+/// replays on another replica what a lost one held (see orphaned() in remote_stage.cpp). With
+/// no replica left, tasks fail with node_lost.
 stage_actor spawn_remote_stage(caf::actor_system& sys, remote_stage_config cfg);
 
 } // namespace taskpipe

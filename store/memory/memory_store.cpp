@@ -20,6 +20,7 @@
 
 #include "store/memory/memory_journal.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -108,7 +109,7 @@ public:
     auto n = static_cast<std::size_t>(count);
     rows_.reserve(n);
     while (rows_.size() < n)
-      rows_.push_back(task_row{1, now, {}, story_, true});
+      rows_.push_back(task_row{1, now, {}, story_, true, 0});
     return caf::none;
   }
 
@@ -123,6 +124,10 @@ public:
   caf::expected<store_counts> counts() override {
     return store_counts{rows_.size(), rows_in_[audit_table], rows_in_[applied_table],
                         rows_in_[outbox_table]};
+  }
+
+  caf::expected<std::uint64_t> last_batch() override {
+    return last_batch_;
   }
 
   void begin() override {
@@ -146,7 +151,11 @@ public:
   }
 
   caf::error journal(const std::vector<journaled_batch>& batches) override {
-    return journal_.journal(batches);
+    auto err = journal_.journal(batches);
+    if (!err)
+      for (const auto& b : batches)
+        last_batch_ = std::max(last_batch_, b.batch);
+    return err;
   }
 
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
@@ -183,6 +192,11 @@ private:
           return vanished(id);
         if (has_key(applied_table, t.batch, id))
           return caf::none; // applied before
+        if (row->newest_batch > t.batch) { // a later batch's value stands (per-key order)
+          add_key(applied_table, t.batch, id);
+          return caf::none;
+        }
+        row->newest_batch = t.batch;
         if (t.update.type)
           row->type = intern(*t.update.type);
         if (t.update.summary) {
@@ -210,6 +224,7 @@ private:
     std::string summary;
     std::uint32_t type;        ///< index into type_names_
     bool seed_summary = false; ///< the summary is seed()'s "Task <id>", not stored
+    std::uint64_t newest_batch = 0; ///< the latest batch applied to it (per-key order)
   };
 
   /// Per batch, per table: the tasks it wrote rows for.
@@ -218,9 +233,9 @@ private:
   /// The marks of `batch`, created on first use. Chunks hold one batch: the last one is cached
   /// (references into an unordered_map stay valid when it grows).
   batch_marks& marks_of(std::uint64_t batch) {
-    if (last_marks_ == nullptr || last_batch_ != batch) {
+    if (last_marks_ == nullptr || marked_batch_ != batch) {
       last_marks_ = &marks_[batch];
-      last_batch_ = batch;
+      marked_batch_ = batch;
     }
     return *last_marks_;
   }
@@ -239,6 +254,7 @@ private:
   void add_key(table which, std::uint64_t batch, std::int64_t id) {
     marks_of(batch)[which].insert(id);
     ++rows_in_[which];
+    last_batch_ = std::max(last_batch_, batch);
   }
 
   /// Audit and notify: a row keyed by (batch, task) and nothing else.
@@ -285,7 +301,8 @@ private:
 
   std::vector<task_row> rows_; ///< task id - 1 -> task
   std::unordered_map<std::uint64_t, batch_marks> marks_;
-  std::uint64_t last_batch_ = 0;
+  std::uint64_t last_batch_ = 0; ///< the largest batch number of any row
+  std::uint64_t marked_batch_ = 0;
   batch_marks* last_marks_ = nullptr;
   std::uint64_t rows_in_[3] = {}; ///< per table: how many rows it has
   std::vector<std::string> type_names_;

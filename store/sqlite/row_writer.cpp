@@ -22,6 +22,13 @@ caf::error row_writer::row_inserted(const task_envelope&, const std::string&) {
   return caf::none;
 }
 
+void row_writer::chunk_scanned(const std::vector<task_envelope>&) {
+}
+
+bool row_writer::groups(const task_envelope&, const snapshot_row&) {
+  return true;
+}
+
 caf::error row_writer::insert_failed() const {
   return storage_error(std::string{table_.name} + " insert failed: " + p_.db.errmsg());
 }
@@ -57,12 +64,14 @@ caf::error row_writer::no_row_written(const std::string& batch, std::int64_t id)
 
 void row_writer::write_chunk(const std::vector<task_envelope>& tasks,
                              std::vector<caf::error>& results) {
-  bool scanned = !p_.txn.check() && p_.snapshot.load(tasks, true);
+  bool scanned = !p_.txn.check() && p_.snapshot.load(tasks, table_.changes_task ? scan::with_order : scan::values);
+  if (scanned)
+    chunk_scanned(tasks);
   pending_.clear();
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].update.id;
     auto* row = scanned ? p_.snapshot.find(id) : nullptr;
-    if (row) {
+    if (row && groups(tasks[i], *row)) {
       pending_.push_back({i, row});
       // Update changes the task (or tries to): a later task of the chunk with the same id reads
       // it afresh, after the pending rows are written.
@@ -73,7 +82,9 @@ void row_writer::write_chunk(const std::vector<task_envelope>& tasks,
       continue;
     }
     flush_rows(tasks, results);
-    results[i] = write_task(tasks[i], nullptr);
+    results[i] = write_task(tasks[i], row);
+    if (row && table_.changes_task)
+      row->stale = true;
   }
   flush_rows(tasks, results);
 }

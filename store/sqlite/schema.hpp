@@ -18,6 +18,10 @@ struct statements {
   statement task_exists;   ///< ?1 id: a row if the task exists
   statement ids_in_range;  ///< ?1..?2: the ids of the tasks in the range
   statement rows_in_range; ///< ?1..?2: id, type, summary, version of the tasks in the range
+  /// ?1..?2: the same plus the newest batch_id applied to each task (NULL if none)
+  statement rows_in_range_with_order;
+  statement newest_batch;  ///< ?1 id: the newest batch_id applied to the task (NULL if none)
+  statement last_batch;    ///< the largest batch_id of any row (NULL if none)
   statement find;          ///< ?1 id: type, summary, version, updated_at
   statement counts;        ///< the row count of every table
   statement seed;          ///< ?1..?2 ids, ?3 timestamp: creates the missing tasks

@@ -26,7 +26,7 @@ std::size_t offset(std::int64_t id, std::int64_t first) {
 
 } // namespace
 
-bool chunk_snapshot::load(const std::vector<task_envelope>& tasks, bool with_values) {
+bool chunk_snapshot::load(const std::vector<task_envelope>& tasks, scan what) {
   std::int64_t first = 0;
   std::int64_t last = 0;
   if (!dense_ids(tasks, first, last))
@@ -34,7 +34,9 @@ bool chunk_snapshot::load(const std::vector<task_envelope>& tasks, bool with_val
   first_ = first;
   rows_.assign(offset(last, first) + 1, snapshot_row{});
   text_.clear();
-  auto* s = with_values ? st_.rows_in_range.get() : st_.ids_in_range.get();
+  auto* s = what == scan::ids      ? st_.ids_in_range.get()
+            : what == scan::values ? st_.rows_in_range.get()
+                                   : st_.rows_in_range_with_order.get();
   reset_on_exit guard{s};
   sqlite3_bind_int64(s, 1, first);
   sqlite3_bind_int64(s, 2, last);
@@ -45,11 +47,13 @@ bool chunk_snapshot::load(const std::vector<task_envelope>& tasks, bool with_val
       return false; // cannot happen; do not trust the scan then
     auto& row = rows_[offset(id, first)];
     row.present = true;
-    if (!with_values)
+    if (what == scan::ids)
       continue;
     row.version = sqlite3_column_int64(s, 3);
     if (!append_text(s, 1, row.type_at, row.type_size)
         || !append_text(s, 2, row.summary_at, row.summary_size))
+      return false;
+    if (what == scan::with_order && !batch_column(s, 4, row.newest_batch))
       return false;
   }
   return rc == SQLITE_DONE;
@@ -67,6 +71,14 @@ bool chunk_snapshot::append_text(sqlite3_stmt* s, int col, std::uint32_t& at,
   size = static_cast<std::uint32_t>(n);
   text_.append(p, n);
   return true;
+}
+
+bool batch_column(sqlite3_stmt* s, int col, std::uint64_t& batch) {
+  batch = 0;
+  if (sqlite3_column_type(s, col) == SQLITE_NULL)
+    return true;
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+  return p && parse_batch_id(p, batch);
 }
 
 snapshot_row* chunk_snapshot::find(std::int64_t id) {

@@ -19,8 +19,19 @@ struct snapshot_row {
   std::uint32_t type_size = 0;
   std::uint32_t summary_at = 0;
   std::uint32_t summary_size = 0;
+  std::uint64_t newest_batch = 0; ///< scan::with_order: the newest batch applied to it, 0 if none
   bool present = false; ///< the task exists
   bool stale = false;   ///< written since the scan: use the per-task statements
+};
+
+/// Reads a batch_id column into its number (NULL is 0); false if it holds something else.
+bool batch_column(sqlite3_stmt* s, int col, std::uint64_t& batch);
+
+/// What a scan reads of each task.
+enum class scan : std::uint8_t {
+  ids,        ///< whether it exists
+  values,     ///< and its type, summary and version
+  with_order, ///< and the newest batch applied to it (Update's per-key order)
 };
 
 /// Chunks usually hold consecutive ids: one range scan over them then answers for all of their
@@ -30,10 +41,9 @@ public:
   chunk_snapshot(connection& db, statements& st) : db_(db), st_(st) {
   }
 
-  /// Scans the chunk's tasks (ids only, or with their values); false if the ids spread more than
-  /// 4x the chunk's size + 64 or the scan failed (the caller then goes task by task, whose
-  /// statements report any error).
-  bool load(const std::vector<task_envelope>& tasks, bool with_values);
+  /// Scans the chunk's tasks; false if the ids spread more than 4x the chunk's size + 64 or the
+  /// scan failed (the caller then goes task by task, whose statements report any error).
+  bool load(const std::vector<task_envelope>& tasks, scan what);
 
   /// The scanned row of a task, if the task exists and was not written since the scan.
   snapshot_row* find(std::int64_t id);

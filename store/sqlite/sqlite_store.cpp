@@ -166,6 +166,15 @@ public:
     return result;
   }
 
+  caf::expected<std::uint64_t> last_batch() override {
+    auto* s = st_.last_batch.get();
+    reset_on_exit guard{s};
+    std::uint64_t result = 0;
+    if (db_.step(s) != SQLITE_ROW || !batch_column(s, 0, result))
+      return storage_error("reading the last batch number failed: " + db_.errmsg());
+    return result;
+  }
+
   void begin() override {
     txn_.begin();
   }

@@ -29,7 +29,7 @@ caf::error validator::check(std::int64_t id) {
 
 void validator::check_chunk(const std::vector<task_envelope>& tasks,
                             std::vector<caf::error>& results) {
-  bool scanned = p_.snapshot.load(tasks, false);
+  bool scanned = p_.snapshot.load(tasks, scan::ids);
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     auto id = tasks[i].update.id;
     if (!scanned)

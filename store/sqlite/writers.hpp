@@ -89,6 +89,12 @@ protected:
   /// Called for each row a changes_task statement inserted (update: changes the task).
   virtual caf::error row_inserted(const task_envelope& t, const std::string& batch);
 
+  /// Called once the chunk's scan succeeded, before any of its rows is written.
+  virtual void chunk_scanned(const std::vector<task_envelope>& tasks);
+
+  /// Whether a scanned task goes into the multi-row statement; false: write_one() with its row.
+  virtual bool groups(const task_envelope& t, const snapshot_row& row);
+
   /// Explains why an INSERT OR IGNORE wrote no row: fine if the row is there already (a retry), an
   /// error if the task is gone or the row was dropped otherwise (a RAISE(IGNORE) trigger).
   caf::error no_row_written(const std::string& batch, std::int64_t id);
@@ -148,15 +154,31 @@ private:
   void bind_values(sqlite3_stmt* s, int& k, std::size_t j, const task_envelope& t,
                    const snapshot_row& row) override;
   caf::error row_inserted(const task_envelope& t, const std::string& batch) override;
+  void chunk_scanned(const std::vector<task_envelope>& tasks) override;
+  bool groups(const task_envelope& t, const snapshot_row& row) override;
 
   /// The change of the task once its applied_updates row is new; if it fails, the row is taken
   /// back so that a retry applies.
   caf::error change_task(const task_envelope& t, const std::string& batch);
 
+  /// A later batch applied to the task already: records (batch, task) as superseded by it.
+  caf::error supersede(const task_envelope& t, const std::string& batch, std::uint64_t newest);
+
+  /// Sets the audit row's old values to the task as it is now, where they differ.
+  caf::error correct_audit(const std::string& batch, std::int64_t id);
+
   statement insert_select_; ///< reads the next version from tasks
   statement insert_values_; ///< binds the scanned next version
+  statement insert_superseded_;
   statement delete_;
   statement task_update_;
+  statement newest_batch_;
+  statement stale_audits_;  ///< ?1 batch, ?2..?3 ids: tasks whose audit old values are out of date
+  statement correct_audit_; ///< ?1 batch, ?2 id
+  /// chunk_scanned: per id - audit_first_, whether the audit row is out of date; empty when
+  /// the chunk could not be checked at once (then every task goes through write_one()).
+  std::vector<char> stale_audit_;
+  std::int64_t audit_first_ = 0;
 };
 
 class notify_writer final : public row_writer {
