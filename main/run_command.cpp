@@ -125,6 +125,7 @@ int run_command(const std::vector<std::string>& args) {
   opts.add("tasks", "N", "1000", "generate updates for ids 1..N");
   opts.add("invalid-every", "K", "0", "make every K-th task invalid (empty summary); 0 = none");
   opts.add("json", "", "", "print exactly one JSON object instead of the summary");
+  add_journal_option(opts);
   add_network_options(opts, true);
   pipeline_config cfg;
   std::int64_t n = 0;
@@ -138,6 +139,7 @@ int run_command(const std::vector<std::string>& args) {
       return 0;
     }
     cfg = common_pipeline_config(opts);
+    apply_journal_option(opts, cfg);
     apply_network_options(opts, cfg);
     n = opts.get_int("tasks", 0, 100'000'000);
     invalid_every = opts.get_int("invalid-every", 0, 100'000'000);

@@ -113,6 +113,7 @@ int serve_command(const std::vector<std::string>& args) {
   opts.add("http-threads", "N", "1",
            "Asio threads serving HTTP (large bodies and reports go to a pool of 2 more)");
   add_network_options(opts, true);  // --remote (repeatable) and TLS between nodes
+  add_journal_option(opts);
 
   pipeline_config cfg;
   http::server_options sopts;
@@ -124,6 +125,7 @@ int serve_command(const std::vector<std::string>& args) {
       return 0;
     }
     cfg = common_pipeline_config(opts);
+    apply_journal_option(opts, cfg);
     apply_network_options(opts, cfg);
     parse_host_port("listen", opts.get("listen"), sopts.host, sopts.port);
     constexpr auto int_max = std::numeric_limits<std::int64_t>::max();

@@ -70,6 +70,10 @@ memory_journal::unfinished_batches(const has_row_fn& notified, const has_row_fn&
       if (applied(number, t.id))
         r.applied_ids.push_back(t.id);
     }
+    for (auto* ids : {&r.notified_ids, &r.applied_ids}) { // a repeated id has one row
+      std::sort(ids->begin(), ids->end());
+      ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    }
     result.batches.push_back(std::move(r));
   }
   std::sort(result.batches.begin(), result.batches.end(), [](const auto& x, const auto& y) {
