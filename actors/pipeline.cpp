@@ -59,21 +59,23 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
                        stage_actor{}, outputs);
   };
   result.coordinator = spawn_coordinator(sys, cc, build_chain, result.store, result.metrics);
-  if (cfg.journal) {
-    // Before anyone can ask for them: a resumed batch answers as if the node had never stopped.
-    caf::scoped_actor self{sys};
-    std::string failure;
-    self->request(result.coordinator, caf::infinite, resume_atom_v)
-      .receive([&](std::uint64_t n) { result.resumed = n; },
-               [&](caf::error& err) { failure = reason_of(err); });
-    if (!failure.empty()) {
-      // Nothing was resumed (the journal is read whole first): the drain ends every actor.
-      self->request(result.coordinator, caf::infinite, drain_atom_v)
-        .receive([](done_atom) {}, [](caf::error&) {});
-      throw std::runtime_error("cannot resume the journal's batches: " + failure);
-    }
-  }
   return result;
+}
+
+std::uint64_t resume_unfinished(caf::actor_system& sys, const pipeline& node) {
+  caf::scoped_actor self{sys};
+  std::uint64_t resumed = 0;
+  std::string failure;
+  self->request(node.coordinator, caf::infinite, resume_atom_v)
+    .receive([&](std::uint64_t n) { resumed = n; },
+             [&](caf::error& err) { failure = reason_of(err); });
+  if (!failure.empty()) {
+    // Nothing was resumed (the journal is read whole first): the drain ends every actor.
+    self->request(node.coordinator, caf::infinite, drain_atom_v)
+      .receive([](done_atom) {}, [](caf::error&) {});
+    throw std::runtime_error("cannot resume the journal's batches: " + failure);
+  }
+  return resumed;
 }
 
 } // namespace taskpipe

@@ -42,7 +42,6 @@ struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
-  std::uint64_t resumed = 0;  ///< unfinished batches of the journal resumed at start-up
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
@@ -57,8 +56,13 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node: the coordinator, and through it the failure aggregator and the stage chain
 /// (local pools, remote stages where `cfg.remote` says). The coordinator owns them all: `drain`
-/// on it ends every one. With cfg.journal, every unfinished batch of the store's journal is
-/// resumed before it returns (throws std::runtime_error when the journal cannot be read).
+/// on it ends every one.
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);
+
+/// With the journal (cfg.journal): resumes every unfinished batch of the store's journal and
+/// returns how many; call it before anyone can ask for them, so that a resumed batch answers as
+/// if the node had never stopped. Blocks the calling thread (not an actor's) until that is done;
+/// throws std::runtime_error (after draining the node) when the journal cannot be read.
+std::uint64_t resume_unfinished(caf::actor_system& sys, const pipeline& node);
 
 } // namespace taskpipe

@@ -171,6 +171,9 @@ int run_command(const std::vector<std::string>& args) {
   pipeline node;
   try {
     node = spawn_pipeline(sys, cfg);
+    // Unfinished batches of an earlier node on this --db finish too (before the run exits).
+    if (auto resumed = cfg.journal ? resume_unfinished(sys, node) : 0)
+      log::info("run", fmt::format("resumed {} unfinished batches of the journal", resumed));
   } catch (const std::exception& e) {
     log::error("run", std::string{"cannot open the store: "} + e.what());
     return 1;

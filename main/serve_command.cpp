@@ -162,16 +162,19 @@ int serve_command(const std::vector<std::string>& args) {
 
   caf::actor_system sys{sys_cfg};
   pipeline node;
+  std::uint64_t resumed = 0;
   try {
     node = spawn_pipeline(sys, cfg);
+    if (cfg.journal)
+      resumed = resume_unfinished(sys, node);
   } catch (const std::exception& e) {
     log::error("serve", std::string{"cannot open the store: "} + e.what());
     return 1;
   }
   log_startup(cfg);
-  if (node.resumed > 0)
-    log::info("serve", fmt::format("resumed {} unfinished batches of the journal", node.resumed),
-              {{"resumed", node.resumed}});
+  if (resumed > 0)
+    log::info("serve", fmt::format("resumed {} unfinished batches of the journal", resumed),
+              {{"resumed", resumed}});
   auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
   int status = 0;
   {
