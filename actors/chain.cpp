@@ -51,6 +51,8 @@ std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<s
       sc.store = local.store;
       sc.metrics = local.metrics;
       sc.faults = local.faults;
+      if (local.counters)
+        sc.counters = local.counters->stages[static_cast<std::size_t>(stages[i])];
       next = spawn_stage(sys, std::move(sc));
     }
     reversed.push_back(next);

@@ -7,6 +7,7 @@
 #include "actors/metrics.hpp"
 #include "actors/remote/endpoint.hpp"
 #include "actors/remote/peer_event.hpp"
+#include "actors/stage_counters.hpp"
 #include "actors/stage_work.hpp"
 
 #include <caf/fwd.hpp>
@@ -32,6 +33,7 @@ struct local_stage_options {
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
   fault_injector faults;          ///< test hook; may be empty
+  std::shared_ptr<node_stage_counters> counters;  ///< the dashboard's, by stage; may be null
 };
 
 /// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.

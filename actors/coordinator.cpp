@@ -47,6 +47,17 @@ struct batch_record {
   }
 };
 
+/// What the dashboard asks for once a second (coordinator_overview), kept up to date per batch
+/// and per failure chunk.
+struct dashboard_book {
+  static constexpr std::size_t recent_batches = 20;
+  static constexpr std::size_t recent_failures = 20;
+  std::deque<std::uint64_t> recent;  ///< the most recently admitted batch ids, oldest first
+  std::uint64_t accepted = 0;        ///< tasks admitted since start
+  std::vector<std::uint64_t> by_code = std::vector<std::uint64_t>(failure_code_count);
+  std::deque<task_failure> last_failures;  ///< oldest first
+};
+
 struct coordinator_state {
   coordinator_config cfg;
   std::shared_ptr<pipeline_metrics> metrics;
@@ -63,6 +74,7 @@ struct coordinator_state {
   bool draining = false;
   std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
   std::uint64_t last_batch = 0; ///< the number of the batch admitted last
+  dashboard_book book;
   static inline const char* name = "coordinator";
 };
 
@@ -252,6 +264,55 @@ void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t) 
     flush_chunk(self, chunk);
 }
 
+// -- the dashboard's bookkeeping ----------------------------------------------------------------
+
+void note_admitted(dashboard_book& book, std::uint64_t id, std::uint64_t tasks) {
+  book.accepted += tasks;
+  book.recent.push_back(id);
+  if (book.recent.size() > dashboard_book::recent_batches)
+    book.recent.pop_front();
+}
+
+/// Counts the failures recorded from `first` on by code and keeps the last few.
+void note_failures(dashboard_book& book, const std::vector<task_failure>& failures,
+                   std::size_t first) {
+  for (auto i = first; i < failures.size(); ++i)
+    book.by_code[static_cast<std::size_t>(failures[i].code)] += 1;
+  auto keep = std::min(failures.size() - first, dashboard_book::recent_failures);
+  for (auto i = failures.size() - keep; i < failures.size(); ++i)
+    book.last_failures.push_back(failures[i]);
+  while (book.last_failures.size() > dashboard_book::recent_failures)
+    book.last_failures.pop_front();
+}
+
+coordinator_overview make_overview(coordinator_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  coordinator_overview o;
+  for (auto i = st.book.recent.rbegin(); i != st.book.recent.rend(); ++i) {
+    auto found = st.batches.find(*i);
+    if (found == st.batches.end())
+      continue;
+    const auto& b = found->second;
+    auto state = b.cancelled           ? batch_state::cancelled
+                 : b.pending() == 0   ? batch_state::done
+                                       : batch_state::running;
+    o.recent.push_back(batch_summary{b.id, state, b.total, b.succeeded, b.failed,
+                                     ms(now - b.started),
+                                     ms((b.complete ? b.finished : now) - b.started)});
+  }
+  o.accepted = st.book.accepted;
+  o.in_flight = st.in_flight;
+  o.running = st.running;
+  o.batches_done = st.batches_done;
+  o.batches_cancelled = st.batches_cancelled;
+  o.failures_by_code = st.book.by_code;
+  o.last_failures.assign(st.book.last_failures.rbegin(), st.book.last_failures.rend());
+  o.draining = st.draining;
+  return o;
+}
+
 /// Creates the record of batch `id` with `n` tasks, started at `started`, and counts it running.
 batch_record& open_batch(coordinator_pointer self, std::uint64_t id, std::size_t n,
                          clock_time started, std::chrono::milliseconds timeout) {
@@ -262,6 +323,7 @@ batch_record& open_batch(coordinator_pointer self, std::uint64_t id, std::size_t
   b.outcomes.assign(n, outcome::pending);
   b.started = started;
   b.timeout = timeout;
+  note_admitted(st.book, id, n);
   b.admitted_ms = unix_now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(
                                     self->clock().now() - started)
                                     .count();
@@ -573,6 +635,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       auto& st = self->state;
       return caf::make_result(st.in_flight, st.batches_done, st.batches_cancelled);
     },
+    [self](stats_atom, get_atom) { return make_overview(self); },
     [self](completion_chunk& chunk) {
       auto& st = self->state;
       batch_record* b = nullptr;
@@ -602,9 +665,11 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (i == st.batches.end())
         return;
       auto& b = i->second;
+      auto first = b.failures.size();
       for (auto& f : chunk.failures)
         if (record(self, b, f.index, outcome::failed))
           b.failures.push_back(std::move(f));
+      note_failures(st.book, b.failures, first);
       finish_if_done(self, b);
       publish_in_flight(self);
     },
@@ -626,6 +691,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (i == st.batches.end() || i->second.pending() == 0)
         return;
       auto& b = i->second;
+      auto first = b.failures.size();
       std::uint64_t lost = 0;
       for (std::uint32_t index = 0; index < b.outcomes.size(); ++index)
         if (record(self, b, index, outcome::failed)) {
@@ -637,6 +703,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
           ++lost;
         }
       st.metrics->count(stage::pipeline, false, lost);
+      note_failures(st.book, b.failures, first);
       finish_if_done(self, b);
       publish_in_flight(self);
     },

@@ -5,6 +5,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/outcome.hpp"
+#include "messages/stats.hpp"
 #include "messages/task.hpp"
 #include "store/journal.hpp"
 
@@ -42,12 +43,18 @@ using outcome_sink_actor = caf::typed_actor<
   // From the failure aggregator: failures of one batch.
   caf::reacts_to<failure_chunk>>;
 
+/// The coordinator as the dashboard's stats actor sees it (asked once a second).
+using coordinator_stats_actor = caf::typed_actor<
+  // The most recent batches, admissions and recorded failures.
+  caf::replies_to<stats_atom, get_atom>::with<coordinator_overview>>;
+
 /// The whole coordinator: admits batches, tracks every task to exactly one outcome, runs
 /// shutdown.
-using coordinator_actor = coordinator_client_actor::extend_with<outcome_sink_actor>::extend<
-  // Once, at start-up (spawn_pipeline): resumes every unfinished batch of the store's journal.
-  // Answers how many it resumed, or the store's error.
-  caf::replies_to<resume_atom>::with<std::uint64_t>>;
+using coordinator_actor =
+  coordinator_client_actor::extend_with<outcome_sink_actor>::extend_with<coordinator_stats_actor>::extend<
+    // Once, at start-up (resume_unfinished): resumes every unfinished batch of the store's
+    // journal. Answers how many it resumed, or the store's error.
+    caf::replies_to<resume_atom>::with<std::uint64_t>>;
 
 /// What travels between stages. Local stage pools, remote stages and the chains a stage host
 /// spawns all stand behind it, so each stage knows only "the next stage".

@@ -45,6 +45,7 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   pipeline result;
   result.metrics = std::make_shared<pipeline_metrics>();
+  result.counters = node_stage_counters::make_all();
   coordinator_config cc;
   result.store = spawn_store(sys, cfg, &cc.last_batch);
   cc.max_in_flight = cfg.max_in_flight;
@@ -52,7 +53,9 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.chunk_size = cfg.chunk_size;
   cc.stage_hosts = !cfg.remote.empty();
   cc.journal = cfg.journal;
-  auto build_chain = [local = local_stages(cfg, result.store, result.metrics),
+  auto local = local_stages(cfg, result.store, result.metrics);
+  local.counters = result.counters;
+  auto build_chain = [local = std::move(local),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](
                        caf::actor_system& sys, const chain_outputs& outputs) {
     return spawn_chain(sys, {std::begin(all_stages), std::end(all_stages)}, local, placement,

@@ -5,6 +5,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
+#include "actors/stage_counters.hpp"
 #include "actors/stage_work.hpp"
 #include "store/task_store.hpp"
 
@@ -42,6 +43,7 @@ struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
+  std::shared_ptr<node_stage_counters> counters;  ///< the local stages' (the dashboard's)
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns

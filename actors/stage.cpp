@@ -9,9 +9,17 @@
 #include <set>
 #include <unordered_map>
 
+// The dashboard's counters (actors/stage_counters.hpp) can be compiled out (-DTASKPIPE_STAGE_COUNTERS=0)
+// so that bench/pipeline_bench.sh measures what they cost.
+#ifndef TASKPIPE_STAGE_COUNTERS
+#define TASKPIPE_STAGE_COUNTERS 1
+#endif
+
 namespace taskpipe {
 
 namespace {
+
+constexpr bool with_counters = TASKPIPE_STAGE_COUNTERS != 0;
 
 using clock_time = caf::actor_clock::time_point;
 
@@ -31,6 +39,7 @@ struct worker_state {
   router_actor router;
   std::size_t awaiting_store = 0;  ///< chunks handed to the store and not answered yet
   bool retiring = false;           ///< hit a bug: finish what is held, then quit
+  std::shared_ptr<worker_counters> counters;  ///< may be null
   static inline const char* name = "stage_worker";
 };
 
@@ -67,13 +76,18 @@ void finish_ticket(worker_pointer self, std::uint64_t ticket) {
 }
 
 worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg,
-                                         router_actor router) {
+                                         router_actor router,
+                                         std::shared_ptr<worker_counters> counters) {
   self->state.cfg = std::move(cfg);
   self->state.router = std::move(router);
+  self->state.counters = std::move(counters);
   return {
     // A chunk from the router: the stage's own checks, then the store.
     [self](std::uint64_t ticket, task_chunk& chunk) {
       auto& st = self->state;
+      auto* counters = st.counters.get();
+      if (counters != nullptr)
+        counters->take(chunk.tasks.size());
       failure_chunk failed;
       // Tasks that pass stay in `chunk`, compacted in place: no copy when all pass.
       std::size_t kept = 0;
@@ -106,6 +120,10 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg,
       auto& passed = chunk;
       if (st.retiring)
         self->send(st.router, retire_atom_v);
+      if (counters != nullptr) {
+        counters->failed.add(failed.failures.size());
+        counters->release(failed.failures.size(), passed.tasks.empty());
+      }
       send_failures(self, failed);
       if (passed.tasks.empty()) {
         finish_ticket(self, ticket);
@@ -118,6 +136,11 @@ worker_actor::behavior_type stage_worker(worker_pointer self, stage_config cfg,
     [self](std::uint64_t ticket, task_chunk& passed, failure_chunk& failed) {
       auto& st = self->state;
       --st.awaiting_store;
+      if (auto* counters = st.counters.get()) {
+        counters->done.add(passed.tasks.size());
+        counters->failed.add(failed.failures.size());
+        counters->release(passed.tasks.size() + failed.failures.size(), true);
+      }
       send_failures(self, failed);
       if (!passed.tasks.empty()) {
         st.cfg.metrics->count(st.cfg.which, true, passed.tasks.size());
@@ -160,6 +183,7 @@ struct worker_slot {
   worker_actor handle;
   std::size_t outstanding = 0;
   bool retired = false;
+  std::shared_ptr<worker_counters> counters;  ///< null without the stage's counters
 };
 
 struct router_state {
@@ -182,9 +206,10 @@ using router_pointer = router_actor::stateful_pointer<router_state>;
 
 void spawn_worker(router_pointer self) {
   auto& st = self->state;
-  auto worker = self->system().spawn(stage_worker, st.cfg, router_actor{self});
+  auto counters = st.cfg.counters ? st.cfg.counters->add_worker() : nullptr;
+  auto worker = self->system().spawn(stage_worker, st.cfg, router_actor{self}, counters);
   self->monitor(worker);
-  st.workers.push_back(worker_slot{worker, 0, false});
+  st.workers.push_back(worker_slot{worker, 0, false, std::move(counters)});
 }
 
 worker_slot* find_slot(router_state& st, const caf::actor_addr& addr) {
@@ -197,6 +222,8 @@ worker_slot* find_slot(router_state& st, const caf::actor_addr& addr) {
 void fail_tasks(router_pointer self, std::vector<task_failure> failures) {
   if (failures.empty())
     return;
+  if (auto& counters = self->state.cfg.counters)
+    counters->refused.add(failures.size());
   self->state.cfg.metrics->count(self->state.cfg.which, false, failures.size());
   self->send(self->state.cfg.failures, failure_chunk{std::move(failures)});
 }
@@ -226,7 +253,7 @@ void take_ready(router_state& st, task_chunk& chunk, ticket_record& record) {
 }
 
 /// Hands ready tasks to workers with credit left, one chunk each, round robin.
-void dispatch(router_pointer self) {
+void dispatch_ready(router_pointer self) {
   auto& st = self->state;
   while (st.ready_count > 0) {
     worker_slot* slot = nullptr;
@@ -247,6 +274,21 @@ void dispatch(router_pointer self) {
     ++slot->outstanding;
     self->send(slot->handle, ticket, std::move(chunk));
   }
+}
+
+/// Publishes the router's gauges (three stores, once per message) for the dashboard.
+void publish_counters(router_state& st) {
+  if (auto* counters = st.cfg.counters.get()) {
+    counters->waiting.set(st.waiting.size());
+    counters->ready.set(st.ready_count);
+    counters->queued_chunks.set(st.tickets.size());
+  }
+}
+
+/// Hands out what is ready, then publishes the gauges.
+void dispatch(router_pointer self) {
+  dispatch_ready(self);
+  publish_counters(self->state);
 }
 
 void make_ready(router_state& st, std::vector<task_envelope> tasks, clock_time released) {
@@ -334,11 +376,14 @@ void close_batch(router_pointer self, std::uint64_t batch, failure_code code) {
     failures.push_back(task_failure{t.batch, t.index, t.update.id, st.cfg.which, code,
                                     closed_reason(st.cfg.which, code)});
   fail_tasks(self, std::move(failures));
+  publish_counters(st);
 }
 
 router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  if constexpr (!with_counters)
+    st.cfg.counters = nullptr;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, st.cfg.workers); ++i)
     spawn_worker(self);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -361,6 +406,8 @@ router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) 
       i = st.tickets.erase(i);
     }
     fail_tasks(self, std::move(lost));
+    if (st.cfg.counters)
+      st.cfg.counters->remove_worker(slot->counters);
     st.workers.erase(st.workers.begin() + (slot - st.workers.data()));
     if (!was_retired) {
       st.cfg.metrics->workers_replaced.fetch_add(1, std::memory_order_relaxed);
@@ -385,10 +432,24 @@ router_actor::behavior_type stage_router(router_pointer self, stage_config cfg) 
       if (i == st.tickets.end())
         return;
       auto now = self->clock().now();
-      for (const auto& h : i->second.tasks) {
-        auto seconds = std::chrono::duration<double>(now - h.released
-                                                     + st.cfg.latency.delay(h.id));
-        st.cfg.metrics->observe_latency(st.cfg.which, seconds.count());
+      // Tasks released together with the same delay have the same latency: one observation
+      // per run of them (one per chunk without latency), not one per task.
+      const auto& tasks = i->second.tasks;
+      for (std::size_t first = 0; first < tasks.size();) {
+        auto delay = st.cfg.latency.delay(tasks[first].id);
+        auto last = first + 1;
+        while (last < tasks.size() && tasks[last].released == tasks[first].released
+               && st.cfg.latency.delay(tasks[last].id) == delay)
+          ++last;
+        auto spent = now - tasks[first].released + delay;
+        auto n = static_cast<std::uint64_t>(last - first);
+        st.cfg.metrics->observe_latency(st.cfg.which,
+                                        std::chrono::duration<double>(spent).count(), n);
+        if (auto* counters = st.cfg.counters.get())
+          counters->observe(static_cast<std::uint64_t>(
+                              std::chrono::duration_cast<std::chrono::microseconds>(spent).count()),
+                            n);
+        first = last;
       }
       if (auto slot = find_slot(st, i->second.worker))
         --slot->outstanding;

@@ -13,6 +13,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
+#include "actors/stage_counters.hpp"
 #include "actors/stage_work.hpp"
 
 #include <caf/fwd.hpp>
@@ -34,6 +35,7 @@ struct stage_config {
   store_actor store;
   std::shared_ptr<pipeline_metrics> metrics;
   fault_injector faults;                ///< test hook; may be empty
+  std::shared_ptr<stage_counters> counters;  ///< the dashboard's counters; may be null
 };
 
 /// Spawns the stage's router, which spawns its workers. Exiting the router ends the workers.

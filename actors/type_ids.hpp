@@ -30,6 +30,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(taskpipe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_report))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::failure_counts))
   CAF_ADD_TYPE_ID(taskpipe, (std::vector<std::string>))
+  // The dashboard's stats (messages/stats.hpp).
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_summary))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::coordinator_overview))
 
   // The batch journal (store/journal.hpp).
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::journaled_batch))

@@ -1,18 +1,55 @@
 #!/usr/bin/env bash
 # The standalone pipeline's benchmark table (issue 2). Builds Release, then runs each case once
 # and prints elapsed time, the ratio to the critical-path bound, tasks/s and peak RSS, all measured
-# in this run. Usage: bench/pipeline_bench.sh [--quick]   (--quick skips the 1,000,000-task cases)
+# in this run. Then the cost of the dashboard's per-worker stage counters: the same zero-latency
+# memory run from this build and from one with the counters compiled out
+# (-DTASKPIPE_STAGE_COUNTERS=OFF, build-nocounters/: only actors/stage.cpp differs), alternated
+# COUNTER_RUNS times (default 5) with COUNTER_TASKS tasks (default 1,000,000); goal: the medians
+# within 2 %.
+# Usage: bench/pipeline_bench.sh [--quick] [--counters-only]
+#   --quick skips the 1,000,000-task cases; --counters-only runs only the counter comparison.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 ensure_packages "${TASKPIPE_PACKAGES[@]}"
-build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-bin="$TASKPIPE_ROOT/build/taskpipe"
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+counters_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --counters-only) counters_only=1 ;;
+    *) echo "usage: bench/pipeline_bench.sh [--quick] [--counters-only]" >&2; exit 2 ;;
+  esac
+done
+# Only the binary is needed here; the second tree differs from the first in actors/stage.cpp.
+TARGET=taskpipe build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+TARGET=taskpipe build_tree "$TASKPIPE_ROOT/build-nocounters" -DCMAKE_BUILD_TYPE=Release \
+  -DTASKPIPE_STAGE_COUNTERS=OFF >/dev/null
+bin="$TASKPIPE_ROOT/build/taskpipe"
+bin_off="$TASKPIPE_ROOT/build-nocounters/taskpipe"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 json_field() { sed -E "s/.*\"$2\":([0-9.]+).*/\1/" <<<"$1"; }
+
+# The dashboard's counters: tasks/s with and without them, alternated, medians compared.
+counter_cost() {
+  local tasks="${COUNTER_TASKS:-1000000}" runs="${COUNTER_RUNS:-5}" on=() off=() i
+  for ((i = 0; i < runs; i++)); do
+    on+=("$(json_field "$("$bin" run --json --latency=zero --store=memory --tasks="$tasks")" tasks_per_s)")
+    off+=("$(json_field "$("$bin_off" run --json --latency=zero --store=memory --tasks="$tasks")" tasks_per_s)")
+  done
+  local med_on med_off
+  med_on="$(printf '%s\n' "${on[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')"
+  med_off="$(printf '%s\n' "${off[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')"
+  echo "dashboard counters, zero latency, memory, $tasks tasks, $runs runs each (alternated):"
+  printf '  %-28s %12.0f tasks/s (median; runs: %s)\n' "with counters" "$med_on" "${on[*]}"
+  printf '  %-28s %12.0f tasks/s (median; runs: %s)\n' "counters compiled out" "$med_off" "${off[*]}"
+  awk -v a="$med_on" -v b="$med_off" 'BEGIN{r=a/b; printf "  ratio %.3f (goal >= 0.98): %s\n", r, (r >= 0.98 ? "met" : "NOT met")}'
+}
+if [ "$counters_only" -eq 1 ]; then
+  counter_cost
+  exit 0
+fi
 
 printf '%-44s %10s %8s %12s %9s  %s\n' "case" "elapsed" "x bound" "tasks/s" "peak RSS" "goal"
 run_case() {
@@ -38,6 +75,8 @@ if [ "$quick" -eq 0 ]; then
   run_case "zero, sqlite, 1,000,000" ">= 250,000 tasks/s" --latency=zero --store=sqlite --db="$work/bench.db" --tasks=1000000
   # The batch journal's cost, measured in the same run (issue 9: within 10 %).
   run_case "zero, sqlite, 1,000,000, --journal=off" "journal on within 10 % of this" --latency=zero --store=sqlite --db="$work/bench-nojournal.db" --tasks=1000000 --journal=off
+  # --durability: full (the default, an fsync per group commit) against normal, same run.
+  run_case "zero, sqlite, 1,000,000, durability normal" "(the cost of full)" --latency=zero --store=sqlite --durability=normal --db="$work/bench-normal.db" --tasks=1000000
   # Durable: another process reads every row back from the WAL-mode file.
   echo "  sqlite rows read back by sqlite3: tasks at version 2: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM tasks WHERE version = 2'), audit: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM audit'), outbox: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM outbox') (journal_mode $(sqlite3 "$work/bench.db" 'PRAGMA journal_mode'))"
 fi
@@ -47,3 +86,6 @@ if [ "$quick" -eq 1 ]; then
   run_case "zero, sqlite, 100,000" "" --latency=zero --store=sqlite --db="$work/bench-q.db" --tasks=100000
   run_case "zero, sqlite, 100,000, --journal=off" "journal on within 10 % of this" --latency=zero --store=sqlite --db="$work/bench-q-nojournal.db" --tasks=100000 --journal=off
 fi
+run_case "seed, sqlite, 100,000, durability normal" "(the cost of full)" --latency=seed --store=sqlite --durability=normal --db="$work/bench-seed-normal.db" --tasks=100000
+echo
+counter_cost

@@ -147,8 +147,10 @@ void add_common_options(option_set& opts, const std::string& default_latency,
   opts.add("latency", "seed|zero|MS", default_latency,
            "simulated extra latency per stage: seed = 100 ms (500 ms when id % 5 == 0)");
   opts.add("workers", "K", std::to_string(cores), "actors per stage pool");
-  opts.add("store", "sqlite|memory", "sqlite", "the task store");
-  opts.add("db", "PATH", default_db, "SQLite file of the task store");
+  opts.add("store", "sqlite|memory|postgres", "sqlite", "the task store");
+  opts.add("db", "PATH|URI", default_db,
+           "SQLite file of the task store; for postgres a libpq URI or conninfo "
+           "(postgresql://USER@HOST:PORT/DBNAME; not given: the PG* environment variables)");
   opts.add("durability", "full|normal", "full",
            "SQLite: full = nothing is answered before its writes are fsynced; normal = faster, "
            "a power loss or OS crash may lose the last answered writes");
@@ -167,6 +169,12 @@ void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
   if (value != "on" && value != "off")
     throw option_error{fmt::format("--journal={}: expected on or off", value)};
   cfg.journal = value == "on";
+  // The PostgreSQL store has no batch journal yet.
+  if (cfg.store == store_kind::postgres) {
+    if (opts.given("journal") && cfg.journal)
+      throw option_error{"--journal=on: the PostgreSQL store has no batch journal yet"};
+    cfg.journal = false;
+  }
 }
 
 pipeline_config common_pipeline_config(const option_set& opts) {
@@ -181,10 +189,14 @@ pipeline_config common_pipeline_config(const option_set& opts) {
     cfg.store = store_kind::sqlite;
   else if (store == "memory")
     cfg.store = store_kind::memory;
+  else if (store == "postgres")
+    cfg.store = store_kind::postgres;
   else
-    throw option_error{fmt::format("--store={}: expected sqlite or memory", store)};
+    throw option_error{fmt::format("--store={}: expected sqlite, memory or postgres", store)};
   cfg.db_path = opts.get("db");
-  if (opts.given("db") && cfg.db_path.empty())
+  if (cfg.store == store_kind::postgres && !opts.given("db"))
+    cfg.db_path.clear(); // libpq takes everything from the PG* environment variables
+  else if (opts.given("db") && cfg.db_path.empty())
     throw option_error{"--db=: expected a file path"};
   const auto& sync = opts.get("durability");
   if (sync == "full")

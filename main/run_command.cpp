@@ -5,6 +5,7 @@
 #include "main/log.hpp"
 #include "main/options.hpp"
 #include "messages/outcome.hpp"
+#include "store/postgres/postgres_store.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -157,8 +158,9 @@ int run_command(const std::vector<std::string>& args) {
   cfg.seed_tasks = std::max(cfg.seed_tasks, n);
   // Room for the whole generated batch whatever its size.
   cfg.max_in_flight = std::max<std::uint64_t>(cfg.max_in_flight, static_cast<std::uint64_t>(n));
-  auto store_text = cfg.store == store_kind::memory
-                      ? std::string{"memory"}
+  auto store_text = cfg.store == store_kind::memory ? std::string{"memory"}
+                    : cfg.store == store_kind::postgres
+                      ? fmt::format("postgres ({})", describe_postgres_target(cfg.db_path))
                       : fmt::format("sqlite ({}{})", cfg.db_path, temp ? ", temporary" : "");
 
   auto request = generate_batch(n, invalid_every);

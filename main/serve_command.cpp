@@ -1,6 +1,9 @@
 #include "main/serve_command.hpp"
 
+#include "actors/stats_actor.hpp"
 #include "main/http/actor_backend.hpp"
+#include "main/http/stats_json.hpp"
+#include "main/version.hpp"
 #include "main/http/server.hpp"
 #include "main/actor_system_setup.hpp"
 #include "main/config_file.hpp"
@@ -8,9 +11,11 @@
 #include "main/sd_notify.hpp"
 #include "main/options.hpp"
 #include "main/signals.hpp"
+#include "store/postgres/postgres_store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
 
 #include <fmt/format.h>
 
@@ -83,6 +88,9 @@ bool drain(caf::actor_system& sys, const coordinator_client_actor& coordinator) 
 void log_startup(const pipeline_config& cfg) {
   if (cfg.store == store_kind::sqlite)
     log::info("serve", "store sqlite " + cfg.db_path, {{"store", "sqlite"}, {"db", cfg.db_path}});
+  else if (cfg.store == store_kind::postgres)
+    log::info("serve", "store postgres " + describe_postgres_target(cfg.db_path),
+              {{"store", "postgres"}, {"db", describe_postgres_target(cfg.db_path)}});
   else
     log::info("serve", "store memory", {{"store", "memory"}});
   for (const auto& [which, hosts] : cfg.remote) {
@@ -92,6 +100,35 @@ void log_startup(const pipeline_config& cfg) {
     log::info("serve", fmt::format("stage {} runs on {}", to_string(which), list),
               {{"stage", to_string(which)}, {"peers", list}, {"tls", cfg.tls}});
   }
+}
+
+/// The dashboard's stats actor for this node; its snapshots go to `feed` as JSON.
+stats_actor spawn_dashboard_stats(caf::actor_system& sys, const pipeline& node,
+                                  const pipeline_config& cfg, const std::string& address,
+                                  std::shared_ptr<const host_board> hosts,
+                                  std::shared_ptr<http::stats_feed> feed) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0)
+    host[0] = '\0';
+  stats_config sc;
+  sc.node = host[0] != '\0' ? std::string{host} + " (" + address + ")" : address;
+  sc.version = std::string{version()};
+  sc.store_kind = cfg.store == store_kind::sqlite ? "sqlite" : "memory";
+  sc.coordinator = node.coordinator;
+  sc.store = node.store;
+  sc.metrics = node.metrics;
+  sc.counters = node.counters;
+  sc.hosts = std::move(hosts);
+  for (const auto& [which, endpoints] : cfg.remote) {
+    std::vector<std::string> names;
+    for (const auto& e : endpoints)
+      names.push_back(to_string(e));
+    sc.remote.emplace_back(which, std::move(names));
+  }
+  sc.publish = [feed = std::move(feed)](const stats_snapshot& s) {
+    feed->publish(http::stats_json(s));
+  };
+  return spawn_stats_actor(sys, std::move(sc));
 }
 
 } // namespace
@@ -158,7 +195,11 @@ int serve_command(const std::vector<std::string>& args) {
   for (const auto& [which, hosts] : cfg.remote)
     remote_stages.push_back(which);
   auto ready = std::make_shared<readiness>(remote_stages);
-  cfg.on_peer = [ready](const peer_event& ev) { ready->on_peer(ev); };
+  auto hosts = std::make_shared<host_board>();  // the dashboard's list of stage hosts
+  cfg.on_peer = [ready, hosts](const peer_event& ev) {
+    ready->on_peer(ev);
+    hosts->on_peer(ev);
+  };
 
   caf::actor_system sys{sys_cfg};
   pipeline node;
@@ -179,6 +220,8 @@ int serve_command(const std::vector<std::string>& args) {
   int status = 0;
   {
     http::server front{*backend, node.metrics, sopts};
+    auto feed = std::make_shared<http::stats_feed>();
+    front.set_stats_feed(feed);
     try {
       front.start();
     } catch (const std::exception& e) {
@@ -186,6 +229,7 @@ int serve_command(const std::vector<std::string>& args) {
       drain(sys, node.coordinator);
       return 1;
     }
+    auto stats = spawn_dashboard_stats(sys, node, cfg, front.address(), hosts, feed);
     std::printf("listening on %s\n", front.address().c_str());
     std::fflush(stdout);
     log::info("http", "listening on " + front.address(), {{"address", front.address()}});
@@ -205,6 +249,7 @@ int serve_command(const std::vector<std::string>& args) {
     }}.detach();
     if (!drain(sys, node.coordinator))
       status = 1;
+    caf::anon_send_exit(stats, caf::exit_reason::user_shutdown);
     // Every admitted batch has finished; let the answers reach their clients.
     front.stop(std::chrono::seconds{10});
   }

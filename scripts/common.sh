@@ -4,15 +4,19 @@
 TASKPIPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Everything the build, the tests and the benchmarks need, from Debian 12's archive (prometheus
-# for promtool, which lints /metrics in the HTTP tests).
+# for promtool, which lints /metrics in the HTTP tests; chromium for the dashboard's browser test;
+# postgresql-15 for the throwaway server the PostgreSQL store's tests start,
+# scripts/postgres_test_server.sh).
 TASKPIPE_PACKAGES=(
   cmake make g++ pkg-config
-  libcaf-dev libfmt-dev catch2 libsqlite3-dev
+  libcaf-dev libfmt-dev catch2 libsqlite3-dev libpq-dev
   libboost-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   clang-14 libclang-rt-14-dev
   sqlite3 openssl time wrk curl
   prometheus
+  postgresql-15 postgresql-client-15
   help2man dpkg-dev file nodejs
+  chromium
 )
 
 # ensure_packages PKG...: apt-get installs those not yet installed (as root, or with sudo).

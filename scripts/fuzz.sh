@@ -41,7 +41,7 @@ fi
 # messages/names.cpp maps refusals to caf::error: hence -lcaf_core below.
 codec=("$root/main/http/batch_decoder.cpp" "$root/main/http/json_writer.cpp" "$root/messages/names.cpp")
 front=("$root"/main/http/{request_text,router,responses,handlers,session,server,metrics_text,access_log}.cpp
-       "$root"/main/log.cpp)
+       "$root"/main/http/{event_stream,dashboard_page}.cpp "$root"/main/log.cpp)
 parallel=()
 if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then
   parallel=(-fork="$FUZZ_JOBS")
@@ -62,7 +62,11 @@ for target in "${targets[@]}"; do
       template="$(<"$root/api/openapi_document.cpp.in")"
       printf '%s\n' "${template/@TASKPIPE_OPENAPI_JSON@/$(<"$root/api/openapi.json")}" \
         >"$root/build-fuzz/openapi_document.cpp"
+      # The dashboard page, embedded as main/http/CMakeLists.txt does it.
+      cmake -DTASKPIPE_DASHBOARD_OUTPUT="$root/build-fuzz/dashboard_assets.cpp" \
+        -P "$root/main/http/dashboard/embed.cmake"
       sources=("${codec[@]}" "${front[@]}" "$root/build-fuzz/openapi_document.cpp"
+               "$root/build-fuzz/dashboard_assets.cpp"
                "$root/tests/http/fuzz/request_fuzz.cpp"
                -DBOOST_ASIO_HAS_CO_AWAIT=1)
       seeds="$root/tests/http/fuzz/request_corpus"

@@ -12,6 +12,8 @@ ensure_npm
 jobs="$(nproc)"
 echo "== OpenAPI checkers (npm ci from tests/api/package-lock.json, registry packages only)"
 bash "$TASKPIPE_ROOT/tests/api/install_tools.sh" "$TASKPIPE_ROOT/build-api-tools"
+echo "== the dashboard's browser driver (npm ci from tests/dashboard/package-lock.json; the browser is Debian's chromium)"
+bash "$TASKPIPE_ROOT/tests/dashboard/install_tools.sh" "$TASKPIPE_ROOT/build-dashboard-tools"
 echo "== build (warnings are errors)"
 build_tree "$TASKPIPE_ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKPIPE_WARNINGS_AS_ERRORS=ON
 echo "== tests"

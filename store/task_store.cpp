@@ -1,6 +1,7 @@
 #include "store/task_store.hpp"
 
 #include "store/memory/memory_store.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <caf/make_message.hpp>
@@ -72,6 +73,8 @@ caf::expected<std::unique_ptr<task_store>> open_store(const store_options& opts)
       return open_sqlite_store(opts);
     case store_kind::memory:
       return make_memory_store();
+    case store_kind::postgres:
+      return open_postgres_store(opts);
   }
   return storage_error("unknown store kind");
 }

@@ -1,4 +1,4 @@
-// The task store: one interface, one folder per implementation (memory/, sqlite/) and what they
+// The task store: one interface, one folder per implementation (memory/, sqlite/, postgres/) and what they
 // share (errors, options, the factory, timestamps, the outbox message). Implementations are NOT
 // thread-safe and may block: only the store actor (actors/store_actor.*) calls them, on its own
 // thread when they block.
@@ -136,7 +136,7 @@ public:
 
 // -- opening a store ------------------------------------------------------------------------------
 
-enum class store_kind : std::uint8_t { sqlite, memory };
+enum class store_kind : std::uint8_t { sqlite, memory, postgres };
 
 /// What a commit promises (`--durability`; SQLite).
 enum class durability : std::uint8_t {
@@ -146,7 +146,8 @@ enum class durability : std::uint8_t {
 
 struct store_options {
   store_kind kind = store_kind::sqlite;
-  /// Where the store lives: for SQLite the file (created if missing).
+  /// Where the store lives: for SQLite the file (created if missing); for PostgreSQL a libpq URI
+  /// or conninfo ("" = the PG* environment variables).
   std::string location = "taskpipe.db";
   durability sync = durability::full;
   /// How long a write waits for another connection's lock before it fails (SQLite).

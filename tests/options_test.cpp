@@ -115,3 +115,20 @@ TEST_CASE("durability is full unless --durability=normal") {
           .find("--durability=fast: expected full or normal")
         != std::string::npos);
 }
+
+TEST_CASE("the store option names sqlite, memory or postgres, and postgres takes --db as a conninfo") {
+  auto parsed = [](std::vector<std::string> args) {
+    option_set opts{"serve", "test"};
+    add_common_options(opts, "zero", "taskpipe.db");
+    opts.parse(args);
+    return common_pipeline_config(opts);
+  };
+  auto pg = parsed({"--store=postgres", "--db=postgresql://taskpipe@db.example:5432/tp"});
+  CHECK(pg.store == store_kind::postgres);
+  CHECK(pg.db_path == "postgresql://taskpipe@db.example:5432/tp");
+  // Without --db, libpq takes everything from the PG* environment variables.
+  CHECK(parsed({"--store=postgres"}).db_path.empty());
+  CHECK(parsed({"--store=sqlite"}).db_path == "taskpipe.db");
+  CHECK(error_of([&] { parsed({"--store=mysql"}); })
+        == "--store=mysql: expected sqlite, memory or postgres");
+}

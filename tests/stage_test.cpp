@@ -1,6 +1,7 @@
 // One stage pool on its own, with a fake next stage and failure aggregator.
 #include "actors/failure_aggregator.hpp"
 #include "actors/stage.hpp"
+#include "actors/stats_actor.hpp"
 #include "store/memory/memory_store.hpp"
 #include "actors/store_actor.hpp"
 #include "test_node.hpp"
@@ -45,6 +46,7 @@ struct stage_fixture {
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())};
   std::shared_ptr<collected> out = std::make_shared<collected>();
   std::shared_ptr<pipeline_metrics> metrics = std::make_shared<pipeline_metrics>();
+  std::shared_ptr<stage_counters> counters = std::make_shared<stage_counters>();
   store_actor store;
   stage_actor next;
   failure_aggregator_actor failures;
@@ -66,6 +68,7 @@ struct stage_fixture {
     sc.store = store;
     sc.metrics = metrics;
     sc.faults = std::move(faults);
+    sc.counters = counters;
     stage_under_test = spawn_stage(sys, sc);
     sched.run();
   }
@@ -251,4 +254,78 @@ TEST_CASE("the failure aggregator groups failures by batch and counts them by st
   caf::anon_send_exit(aggregator, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
   sched.run();
+}
+
+TEST_CASE("the dashboard's counters: tasks held, done, failed, latency, workers") {
+  stage_fixture f{stage::validate, latency_model{latency_model::kind::fixed, 100}};
+  f.send(1, 1, 8);
+  task_chunk unknown;
+  unknown.tasks.push_back(task_envelope{1, 9, false, update(500, std::string{"Epic"}, caf::none)});
+  caf::anon_send(f.stage_under_test, std::move(unknown));
+  f.run_for(50ms);
+  auto r = f.counters->read();
+  CHECK(r.waiting == 9);  // all still waiting out their 100 ms
+  CHECK(r.done == 0);
+  CHECK(r.workers.size() == 3);
+  f.run_for(60ms);
+  r = f.counters->read();
+  CHECK(r.waiting == 0);
+  CHECK(r.ready == 0);
+  CHECK(r.queued_chunks == 0);
+  CHECK(r.done == 8);
+  CHECK(r.failed == 1);  // not_found
+  std::uint64_t held = 0;
+  std::uint64_t by_workers = 0;
+  for (const auto& w : r.workers) {
+    held += w.held;
+    by_workers += w.done;
+  }
+  CHECK(held == 0);
+  CHECK(by_workers == 8);
+  // 100 ms on the test clock: every task in the bucket [2^16, 2^17) us.
+  std::uint64_t observed = 0;
+  for (auto n : r.latency)
+    observed += n;
+  CHECK(observed == 9);
+  CHECK(r.latency[17] == 9);
+  auto p50 = latency_quantile_ms(r.latency, 0.5);
+  REQUIRE(p50.has_value());
+  CHECK(*p50 > 65.5);
+  CHECK(*p50 < 131.1);
+  // A cancelled batch's tasks fail in the router: counted too.
+  f.send(2, 10, 11);
+  f.sched.run();
+  caf::anon_send(f.stage_under_test, cancel_atom_v, std::uint64_t{2});
+  f.sched.run();
+  r = f.counters->read();
+  CHECK(r.failed == 3);
+  CHECK(r.waiting == 0);
+}
+
+TEST_CASE("the dashboard's counters keep a replaced worker's totals") {
+  stage_fixture f{stage::audit, latency_model{},
+                  [](stage, const task_envelope& t) {
+                    if (t.update.id == 3)
+                      throw std::runtime_error{"boom"};
+                  }};
+  f.send(1, 1, 4);
+  f.sched.run();
+  f.send(1, 5, 8);
+  f.sched.run();
+  auto r = f.counters->read();
+  CHECK(r.workers.size() == 3);  // the thrower was replaced
+  CHECK(r.done == 7);
+  CHECK(r.failed == 1);
+}
+
+TEST_CASE("latency quantiles interpolate inside a bucket") {
+  std::array<std::uint64_t, latency_bucket_count> h{};
+  CHECK(!latency_quantile_ms(h, 0.5).has_value());
+  h[11] = 100;  // [1024, 2048) us
+  auto p50 = latency_quantile_ms(h, 0.5);
+  REQUIRE(p50.has_value());
+  CHECK(*p50 == Approx(1.536));
+  h[20] = 1;  // one slow task: p99 stays in the big bucket, p100 reaches the slow one
+  CHECK(*latency_quantile_ms(h, 0.99) < 2.048);
+  CHECK(*latency_quantile_ms(h, 1.0) > 524.0);
 }

@@ -1,13 +1,18 @@
-// The task store: both implementations must behave alike; SQLite's file is also checked directly.
+// The task store: every implementation (memory, SQLite, PostgreSQL) must behave alike; what SQLite
+// and PostgreSQL hold is also checked directly with SQL. The PostgreSQL cases run against the
+// test server of the ctest fixture postgres_server (tests/postgres), each store in a schema of its
+// own.
 #include "store/memory/memory_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/task_store.hpp"
 
 #include <catch2/catch.hpp>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -50,7 +55,7 @@ struct temp_db_path {
   }
 };
 
-enum class which_store { memory, sqlite };
+enum class which_store { memory, sqlite, postgres };
 
 /// The SQLite store at `path`; throws if it cannot be opened.
 std::unique_ptr<task_store> sqlite_at(const fs::path& path) {
@@ -78,35 +83,131 @@ result_kind kind_of(const caf::error& r) {
   }
 }
 
-/// One store under test; for SQLite also its file.
+/// The test server's URI (tests/postgres: the second line of $TASKPIPE_PG_STATE).
+std::string postgres_uri() {
+  const char* state = std::getenv("TASKPIPE_PG_STATE");
+  if (!state)
+    throw std::runtime_error("TASKPIPE_PG_STATE is not set (run the test through ctest)");
+  std::ifstream in{state};
+  std::string dir, uri;
+  if (!std::getline(in, dir) || !std::getline(in, uri))
+    throw std::runtime_error(std::string{"no PostgreSQL test server in "} + state);
+  return uri;
+}
+
+/// A connection to the test server (for setting up and reading what a store wrote).
+PGconn* postgres_connect(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string why = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("cannot connect to the test server: " + why);
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  return c;
+}
+
+void postgres_exec(PGconn* c, const std::string& sql) {
+  PGresult* r = PQexec(c, sql.c_str());
+  auto status = PQresultStatus(r);
+  std::string why = PQresultErrorMessage(r);
+  PQclear(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    throw std::runtime_error(sql + ": " + why);
+}
+
+/// A schema of its own on the test server, dropped afterwards; conninfo() reaches it.
+struct postgres_schema {
+  std::string name;
+  std::string uri;
+
+  postgres_schema() {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    name = "store_test_" + std::to_string(rd() % 1000000000u) + "_" + std::to_string(++counter);
+    uri = postgres_uri();
+    PGconn* c = postgres_connect(uri);
+    postgres_exec(c, "CREATE SCHEMA " + name);
+    PQfinish(c);
+  }
+
+  postgres_schema(const postgres_schema&) = delete;
+  postgres_schema& operator=(const postgres_schema&) = delete;
+
+  ~postgres_schema() {
+    try {
+      PGconn* c = postgres_connect(uri);
+      PGresult* r = PQexec(c, ("DROP SCHEMA " + name + " CASCADE").c_str());
+      PQclear(r);
+      PQfinish(c);
+    } catch (...) {
+    }
+  }
+
+  /// The store's URI: the schema first on its search_path, and an application_name that finds
+  /// its connections in pg_stat_activity.
+  std::string conninfo() const {
+    return uri + "?options=-csearch_path%3D" + name + "&application_name=" + name;
+  }
+};
+
+/// The PostgreSQL store in `schema`; throws if it cannot be opened.
+std::unique_ptr<task_store> postgres_at(const postgres_schema& schema) {
+  store_options opts;
+  opts.kind = store_kind::postgres;
+  opts.location = schema.conninfo();
+  auto store = open_store(opts);
+  if (!store)
+    throw std::runtime_error(reason_of(store.error()));
+  return std::move(*store);
+}
+
+/// One store under test; for SQLite also its file, for PostgreSQL its schema.
 struct fixture {
   which_store kind;
   std::unique_ptr<temp_db_path> file;
+  std::unique_ptr<postgres_schema> schema;
   std::unique_ptr<task_store> store;
 
   explicit fixture(which_store k) : kind(k) {
     if (kind == which_store::sqlite) {
       file = std::make_unique<temp_db_path>();
       store = sqlite_at(file->path);
+    } else if (kind == which_store::postgres) {
+      schema = std::make_unique<postgres_schema>();
+      store = postgres_at(*schema);
     } else {
       store = make_memory_store();
     }
   }
 
   ~fixture() {
-    store.reset(); // closes the database before its files are removed
+    store.reset(); // closes the database before its files (or its schema) are removed
   }
 
   bool is_sqlite() const {
     return kind == which_store::sqlite;
   }
+
+  /// Whether the store's tables can be read with SQL (see reader).
+  bool has_sql() const {
+    return kind != which_store::memory;
+  }
 };
 
 const char* name_of(which_store k) {
-  return k == which_store::sqlite ? "sqlite" : "memory";
+  switch (k) {
+    case which_store::sqlite:
+      return "sqlite";
+    case which_store::postgres:
+      return "postgres";
+    default:
+      return "memory";
+  }
 }
 
-/// A second, independent connection to a SQLite file (as another process would open it).
+/// A second, independent connection to a store's database (as another process would open it):
+/// a SQLite file, or the PostgreSQL schema of a fixture.
 class reader {
 public:
   explicit reader(const fs::path& path, bool writable = false) {
@@ -116,15 +217,35 @@ public:
     sqlite3_busy_timeout(db_, 5000);
   }
 
+  /// The fixture's database (not for the memory store).
+  explicit reader(const fixture& f, bool writable = false) {
+    if (f.kind == which_store::postgres) {
+      pg_ = postgres_connect(f.schema->conninfo());
+      postgres_exec(pg_, "SET application_name = 'store_test reader'");
+    } else {
+      *this = reader{f.file->path, writable};
+    }
+  }
+
   reader(const reader&) = delete;
   reader& operator=(const reader&) = delete;
+  reader& operator=(reader&& other) noexcept {
+    std::swap(db_, other.db_);
+    std::swap(pg_, other.pg_);
+    return *this;
+  }
 
   ~reader() {
-    sqlite3_close(db_);
+    if (db_)
+      sqlite3_close(db_);
+    if (pg_)
+      PQfinish(pg_);
   }
 
   /// Every row of a query, columns joined by '|', NULL as "NULL".
   std::vector<std::string> rows(const std::string& sql) {
+    if (pg_)
+      return pg_rows(sql);
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
       throw std::runtime_error(std::string{"prepare failed: "} + sqlite3_errmsg(db_));
@@ -154,6 +275,8 @@ public:
   }
 
   void exec(const std::string& sql) {
+    if (pg_)
+      return postgres_exec(pg_, sql);
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
       std::string why = msg ? msg : "?";
@@ -163,7 +286,29 @@ public:
   }
 
 private:
+  std::vector<std::string> pg_rows(const std::string& sql) {
+    PGresult* r = PQexec(pg_, sql.c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      std::string why = PQresultErrorMessage(r);
+      PQclear(r);
+      throw std::runtime_error("query failed: " + why);
+    }
+    std::vector<std::string> result;
+    for (int row = 0; row < PQntuples(r); ++row) {
+      std::string line;
+      for (int col = 0; col < PQnfields(r); ++col) {
+        if (col > 0)
+          line += '|';
+        line += PQgetisnull(r, row, col) ? "NULL" : PQgetvalue(r, row, col);
+      }
+      result.push_back(std::move(line));
+    }
+    PQclear(r);
+    return result;
+  }
+
   sqlite3* db_ = nullptr;
+  PGconn* pg_ = nullptr;
 };
 
 task_envelope task(std::uint64_t batch, std::int64_t id, caf::optional<std::string> type,
@@ -204,7 +349,7 @@ const auto none = caf::optional<std::string>{};
 } // namespace
 
 TEST_CASE("seed creates exactly the missing tasks and keeps existing ones") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -237,7 +382,7 @@ TEST_CASE("seed creates exactly the missing tasks and keeps existing ones") {
 }
 
 TEST_CASE("validate finds existing tasks and reports missing ones without writing") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -259,7 +404,7 @@ TEST_CASE("validate finds existing tasks and reports missing ones without writin
 }
 
 TEST_CASE("audit records the old and the requested values") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -271,8 +416,8 @@ TEST_CASE("audit records the old and the requested values") {
   CHECK(store.counts()->audit_rows == 2);
   CHECK(store.find(1)->version == 1); // auditing changes no task
   CHECK(store.find(1)->type == "Story");
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     auto rows = db.rows("SELECT batch_id, task_id, old_type, old_summary, new_type, new_summary "
                         "FROM audit ORDER BY task_id");
     REQUIRE(rows.size() == 2);
@@ -283,7 +428,7 @@ TEST_CASE("audit records the old and the requested values") {
 }
 
 TEST_CASE("update bumps the version and applies only the given fields") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -307,26 +452,26 @@ TEST_CASE("update bumps the version and applies only the given fields") {
   CHECK(t3->summary == "Both");
   CHECK(t3->version == 2);
   CHECK(store.counts()->applied_updates == 3);
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     CHECK(db.one("SELECT batch_id, version FROM applied_updates WHERE task_id = 3")
           == batch_id_text(1) + "|2");
-    CHECK(db.one("SELECT updated_at = (SELECT at FROM applied_updates WHERE task_id = 3) "
-                 "FROM tasks WHERE id = 3")
+    CHECK(db.one("SELECT CASE WHEN updated_at = (SELECT at FROM applied_updates WHERE task_id = 3) "
+                 "THEN 1 ELSE 0 END FROM tasks WHERE id = 3")
           == "1");
   }
 }
 
 TEST_CASE("notify writes one outbox row with a readable message") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
   store.seed(20);
   REQUIRE(is_ok(run_all(store, task(2, 17, "Story", R"(Rename "login" page)"))));
   CHECK(store.counts()->outbox_rows == 1);
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     CHECK(db.one("SELECT message FROM outbox WHERE task_id = 17")
           == R"(task 17 updated to version 2: type Story, summary "Rename \"login\" page")");
     CHECK(is_timestamp(db.one("SELECT created_at FROM outbox WHERE task_id = 17")));
@@ -334,7 +479,7 @@ TEST_CASE("notify writes one outbox row with a readable message") {
 }
 
 TEST_CASE("applying the same task twice changes nothing the second time") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -370,8 +515,8 @@ TEST_CASE("applying the same task twice changes nothing the second time") {
     CHECK(c.audit_rows == 2);
     CHECK(c.applied_updates == 2);
     CHECK(c.outbox_rows == 2);
-    if (f.is_sqlite()) {
-      reader db{f.file->path};
+    if (f.has_sql()) {
+      reader db{f};
       CHECK(db.rows("SELECT batch_id, version FROM applied_updates ORDER BY version")
             == std::vector<std::string>{batch_id_text(5) + "|2", batch_id_text(6) + "|3"});
       CHECK(db.one("SELECT old_summary, new_summary FROM audit WHERE batch_id = '"
@@ -382,7 +527,7 @@ TEST_CASE("applying the same task twice changes nothing the second time") {
 }
 
 TEST_CASE("writes for a task that no longer exists fail with storage_error") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -402,7 +547,7 @@ TEST_CASE("writes for a task that no longer exists fail with storage_error") {
 }
 
 TEST_CASE("begin and commit group writes and a lone apply commits by itself") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -416,8 +561,8 @@ TEST_CASE("begin and commit group writes and a lone apply commits by itself") {
   CHECK(is_ok(store.apply(stage::update, task(1, 2, "Epic", none)))); // outside a group
   CHECK(store.find(1)->version == 2);
   CHECK(store.find(2)->version == 2);
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     CHECK(db.one("SELECT count(*) FROM applied_updates") == "2");
   }
 }
@@ -502,7 +647,7 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
   fixture f{which_store::sqlite};
   auto& store = *f.store;
   store.seed(100);
-  reader db{f.file->path};
+  reader db{f};
   CHECK(db.one("PRAGMA journal_mode") == "wal");
   CHECK(db.one("SELECT count(*) FROM tasks") == "100");
   // While a group is open, readers see the last committed state and are not blocked.
@@ -561,7 +706,7 @@ TEST_CASE("sqlite: opening a bad path fails naming the path") {
 }
 
 TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -596,7 +741,7 @@ TEST_CASE("a task in several batches keeps every batch's retry a no-op") {
 }
 
 TEST_CASE("tasks seeded later and long summaries are kept exactly") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -662,8 +807,8 @@ std::vector<std::string> contents(fixture& f, std::int64_t max_id) {
   auto c = *f.store->counts();
   out.push_back("counts " + std::to_string(c.tasks) + " " + std::to_string(c.audit_rows) + " "
                 + std::to_string(c.applied_updates) + " " + std::to_string(c.outbox_rows));
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     // Every column but the timestamps (the two stores ran at different times).
     for (const auto& query :
          {"SELECT 'audit', batch_id, task_id, old_type, old_summary, new_type, new_summary "
@@ -680,7 +825,7 @@ std::vector<std::string> contents(fixture& f, std::int64_t max_id) {
 } // namespace
 
 TEST_CASE("apply_chunk gives the results of apply task by task") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   auto sparse = GENERATE(false, true);
   INFO("store: " << name_of(kind) << (sparse ? " (ids spread wide)" : " (ids close)"));
   // Gaps in the ids and ids that do not exist (also 0 and negative) and duplicates within the
@@ -721,8 +866,8 @@ TEST_CASE("apply_chunk gives the results of apply task by task") {
   CHECK(t3->summary == "Second");
   CHECK(chunked.store->find(5)->summary == "");
   CHECK(chunked.store->find(8)->version == 2);
-  if (chunked.is_sqlite()) {
-    reader db{chunked.file->path};
+  if (chunked.has_sql()) {
+    reader db{chunked};
     CHECK(db.one("SELECT message FROM outbox WHERE task_id = 1")
           == R"(task 1 updated to version 2: type Story, summary "Say \"hi\" \\ bye")");
     CHECK(db.one("SELECT message FROM outbox WHERE task_id = 3 AND batch_id = '"
@@ -732,7 +877,7 @@ TEST_CASE("apply_chunk gives the results of apply task by task") {
 }
 
 TEST_CASE("apply_chunk reports missing tasks and outside a group commits by itself") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -870,7 +1015,7 @@ TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed
     }
     REQUIRE(reason_of(store.commit()) == "");
   }
-  reader db{f.file->path};
+  reader db{f};
   CHECK(db.one("PRAGMA integrity_check") == "ok");
   CHECK(db.one("SELECT count(*), min(version), max(version) FROM tasks") == "20000|2|2");
   CHECK(db.one("SELECT count(*) FROM outbox") == "20000");
@@ -880,7 +1025,7 @@ TEST_CASE("sqlite: many groups keep the file whole while the WAL is checkpointed
 }
 
 TEST_CASE("a batch with far apart ids keeps each retry a no-op") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   auto& store = *f.store;
@@ -942,7 +1087,7 @@ std::vector<std::string> run_stages(task_store& store, const std::vector<task_en
 } // namespace
 
 TEST_CASE("apply_chunk over many tasks with retries gives the results of apply") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   auto tasks = big_chunk(300);
   fixture chunked{kind};
@@ -996,7 +1141,7 @@ TEST_CASE("sqlite: refused rows inside a large chunk fail only their tasks") {
   CHECK(chunked.store->find(140)->version == 1);
   CHECK(chunked.store->find(139)->version == 2);
   CHECK(chunked.store->find(141)->version == 2);
-  reader db{chunked.file->path};
+  reader db{chunked};
   CHECK(db.one("SELECT count(*) FROM applied_updates WHERE task_id IN (3, 140)") == "0");
   CHECK(db.one("SELECT count(*) FROM outbox WHERE task_id IN (64, 200)") == "0");
 }
@@ -1178,8 +1323,145 @@ TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability nor
   CHECK(db.one("PRAGMA journal_mode") == "wal");
 }
 
+// -- PostgreSQL only -------------------------------------------------------------------------------
+
+TEST_CASE("postgres: a bad URI, an unreachable server or a refused login fails naming why") {
+  store_options opts;
+  opts.kind = store_kind::postgres;
+  SECTION("a URI libpq cannot parse") {
+    opts.location = "postgresql://[broken";
+    auto store = open_store(opts);
+    REQUIRE_FALSE(store);
+    CHECK(code_of(store.error()) == failure_code::storage_error);
+    CHECK_THAT(reason_of(store.error()), Catch::Contains("cannot connect to PostgreSQL"));
+  }
+  SECTION("nothing listens there") {
+    opts.location = "postgresql://postgres@127.0.0.1:1/postgres";
+    auto store = open_store(opts);
+    REQUIRE_FALSE(store);
+    CHECK_THAT(reason_of(store.error()), Catch::Contains("postgres@127.0.0.1:1/postgres"));
+    CHECK_THAT(reason_of(store.error()), Catch::Contains("refused"));
+  }
+  SECTION("a role the server does not know") {
+    auto uri = postgres_uri();
+    opts.location = "postgresql://no_such_role@" + uri.substr(uri.find('@') + 1);
+    auto store = open_store(opts);
+    REQUIRE_FALSE(store);
+    CHECK_THAT(reason_of(store.error()), Catch::Contains("no_such_role"));
+    CHECK_THAT(reason_of(store.error()), Catch::Contains("does not exist"));
+  }
+}
+
+TEST_CASE("postgres: the tables are created once with the schema version, another is refused") {
+  fixture f{which_store::postgres};
+  reader db{f};
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "1");
+  f.store->seed(3);
+  // A second store (another node) on the same database keeps what is there.
+  auto second = postgres_at(*f.schema);
+  CHECK(second->counts()->tasks == 3);
+  CHECK(db.one("SELECT count(*) FROM taskpipe_schema") == "1");
+  db.exec("UPDATE taskpipe_schema SET version = 99");
+  store_options opts;
+  opts.kind = store_kind::postgres;
+  opts.location = f.schema->conninfo();
+  auto refused = open_store(opts);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(reason_of(refused.error()), Catch::Contains("schema version 99"));
+  CHECK_THAT(reason_of(refused.error()), Catch::Contains("reads version 1"));
+}
+
+TEST_CASE("postgres: a statement the server refuses fails the whole group with its reason") {
+  fixture f{which_store::postgres};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f};
+  admin.exec("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN RAISE EXCEPTION 'outbox full'; END$$");
+  admin.exec("CREATE TRIGGER outbox_full BEFORE INSERT ON outbox FOR EACH ROW "
+             "WHEN (NEW.task_id = 7) EXECUTE FUNCTION refuse()");
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 5; id <= 9; ++id)
+    tasks.push_back(task(3, id, "Epic", none));
+  std::vector<chunk_work> group;
+  for (auto where : {stage::validate, stage::audit, stage::update, stage::notify})
+    group.push_back(chunk_work{where, tasks, {}});
+  store.run_group(group);
+  for (auto& work : group) {
+    INFO("stage: " << to_string(work.where));
+    REQUIRE(work.results.size() == 5);
+    for (auto& r : work.results) {
+      CHECK(kind_of(r) == result_kind::storage_error);
+      CHECK_THAT(reason_of(r), Catch::Contains(std::string{to_string(work.where)}
+                                               + " commit failed: outbox full"));
+    }
+  }
+  CHECK_THAT(reason_of(group.back().results[0]), Catch::Contains("the update was applied"));
+  auto c = *store.counts();
+  CHECK(c.audit_rows == 0); // nothing of the group was committed
+  CHECK(c.applied_updates == 0);
+  CHECK(store.find(7)->version == 1);
+  // The store stays usable; once the cause is gone the same group completes.
+  admin.exec("DROP TRIGGER outbox_full ON outbox");
+  for (auto& work : group)
+    work.results.clear();
+  store.run_group(group);
+  for (auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(5, "ok"));
+  CHECK(store.find(7)->version == 2);
+  CHECK(store.counts()->outbox_rows == 5);
+}
+
+TEST_CASE("postgres: a group runs on a new connection after the server ended the old one") {
+  fixture f{which_store::postgres};
+  auto& store = *f.store;
+  store.seed(10);
+  reader admin{f};
+  auto terminate = [&] {
+    CHECK(admin.one("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = '" + f.schema->name + "'")
+          == "1");
+  };
+  terminate();
+  std::vector<task_envelope> tasks{task(4, 1, "Epic", none), task(4, 2, none, "Two")};
+  std::vector<chunk_work> group{chunk_work{stage::validate, tasks, {}},
+                                chunk_work{stage::update, tasks, {}}};
+  store.run_group(group);
+  for (auto& work : group)
+    CHECK(describe(work.results) == std::vector<std::string>(2, "ok"));
+  CHECK(store.find(2)->summary == "Two");
+  terminate();
+  CHECK(store.find(1)->version == 2); // reads reconnect too
+  terminate();
+  CHECK(store.counts()->applied_updates == 2);
+}
+
+TEST_CASE("postgres: two stores on one database apply a task once between them") {
+  fixture f{which_store::postgres};
+  auto other = postgres_at(*f.schema);
+  f.store->seed(100);
+  std::vector<task_envelope> tasks;
+  for (std::int64_t id = 1; id <= 100; ++id)
+    tasks.push_back(task(8, id, "Epic", "Once " + std::to_string(id)));
+  // Node A updates the batch; node B replays it (a failover): B's Update is a no-op.
+  for (auto* store : {f.store.get(), other.get()}) {
+    std::vector<chunk_work> group;
+    for (auto where : all_stages)
+      group.push_back(chunk_work{where, tasks, {}});
+    store->run_group(group);
+    for (auto& work : group)
+      CHECK(describe(work.results) == std::vector<std::string>(100, "ok"));
+  }
+  CHECK(other->find(50)->version == 2);
+  CHECK(f.store->find(50)->summary == "Once 50");
+  auto c = *other->counts();
+  CHECK(c.audit_rows == 100);
+  CHECK(c.applied_updates == 100);
+  CHECK(c.outbox_rows == 100);
+}
+
 TEST_CASE("update: the batch accepted last wins whatever order the writes arrive in") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   auto chunked = GENERATE(false, true);
   INFO("store: " << name_of(kind) << (chunked ? " (chunks)" : " (one by one)"));
   fixture f{kind};
@@ -1211,8 +1493,8 @@ TEST_CASE("update: the batch accepted last wins whatever order the writes arrive
   }
   CHECK(store.counts()->applied_updates == 6);
   CHECK(*store.last_batch() == 8u);
-  if (f.is_sqlite()) {
-    reader db{f.file->path};
+  if (f.has_sql()) {
+    reader db{f};
     CHECK(db.rows("SELECT batch_id, version, coalesce(superseded_by, '-') FROM applied_updates "
                   "WHERE task_id = 3 ORDER BY batch_id")
           == std::vector<std::string>{batch_id_text(7) + "|2|" + batch_id_text(8),
@@ -1233,8 +1515,8 @@ TEST_CASE("update: the batch accepted last wins whatever order the writes arrive
       CHECK(t->type == "Epic");
       CHECK(t->version == 3);
     }
-    if (f.is_sqlite()) {
-      reader db{f.file->path};
+    if (f.has_sql()) {
+      reader db{f};
       CHECK(db.rows("SELECT old_type, old_summary, new_summary FROM audit WHERE batch_id = '"
                     + batch_id_text(10) + "' ORDER BY task_id")
             == std::vector<std::string>{"Epic|First|Second", "Epic|First|Second"});
@@ -1246,7 +1528,7 @@ TEST_CASE("update: the batch accepted last wins whatever order the writes arrive
 }
 
 TEST_CASE("last_batch is the largest batch number the store holds rows of") {
-  auto kind = GENERATE(which_store::memory, which_store::sqlite);
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
   INFO("store: " << name_of(kind));
   fixture f{kind};
   f.store->seed(3);
@@ -1258,5 +1540,9 @@ TEST_CASE("last_batch is the largest batch number the store holds rows of") {
     auto path = f.file->path;
     f.store.reset();
     CHECK(*sqlite_at(path)->last_batch() == 41);
+  }
+  if (f.kind == which_store::postgres) {
+    f.store.reset();
+    CHECK(*postgres_at(*f.schema)->last_batch() == 41);
   }
 }

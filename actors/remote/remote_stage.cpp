@@ -29,7 +29,8 @@ struct remote_state {
   remote_stage_config cfg;
   std::vector<replica> replicas;
   std::size_t next_replica = 0;
-  std::vector<task_chunk> waiting;  ///< chunks that arrived before the replicas were up
+  /// Chunks that arrived before the replicas were up, and whether they are replays.
+  std::vector<std::pair<task_chunk, bool>> waiting;
   closed_batches closed;            ///< cancelled and expired batches: a lost replica's tasks
                                     ///< of these are failed, not replayed
   /// Chunks wait only at start-up: until every replica's first attempt has ended (so that the
@@ -111,9 +112,9 @@ replica* pick(remote_state& st) {
 void route(remote_pointer self, task_chunk& chunk, bool held = false) {
   auto& st = self->state;
   if (st.may_wait)
-    st.waiting.push_back(std::move(chunk));
+    st.waiting.emplace_back(std::move(chunk), held);
   else if (auto r = pick(st))
-    self->send(r->relay, forward_atom_v, std::move(chunk));
+    self->send(r->relay, forward_atom_v, std::move(chunk), held);
   else
     fail_chunk(self, chunk, held);
 }
@@ -151,8 +152,8 @@ void orphaned(remote_pointer self, task_chunk& chunk) {
 void flush_waiting(remote_pointer self) {
   auto chunks = std::move(self->state.waiting);
   self->state.waiting.clear();
-  for (auto& c : chunks)
-    route(self, c);
+  for (auto& [chunk, held] : chunks)
+    route(self, chunk, held);
 }
 
 void connect(remote_pointer self, std::size_t index);
@@ -208,7 +209,8 @@ void connect(remote_pointer self, std::size_t index) {
         // The replica's output comes back through a relay of its own (see replica_relay.hpp).
         auto relay = spawn_replica_relay(self, relay_outputs{cfg.next, cfg.coordinator,
                                                              cfg.failures,
-                                                             caf::actor_cast<orphan_sink_actor>(self)});
+                                                             caf::actor_cast<orphan_sink_actor>(self),
+                                                             may_apply(cfg)});
         auto next = cfg.next ? stage_actor{relay} : stage_actor{};
         self->request(host, cfg.connect_timeout, spawn_atom_v, stage_names(cfg), next,
                       outcome_sink_actor{relay}, failure_aggregator_actor{relay})

@@ -2,37 +2,66 @@
 
 #include <caf/all.hpp>
 
+#include <fmt/format.h>
+
 #include <unordered_map>
 
 namespace taskpipe {
 
 namespace {
 
+struct held_task {
+  task_envelope task;
+  bool replayed; ///< a replay of a task a lost replica held
+};
+
 struct relay_state {
   relay_outputs out;
   stage_actor chain;
   /// The tasks sent to the replica that have not come back, by (batch, index).
-  std::unordered_map<std::uint64_t, std::unordered_map<std::uint32_t, task_envelope>> held;
+  std::unordered_map<std::uint64_t, std::unordered_map<std::uint32_t, held_task>> held;
   static inline const char* name = "replica_relay";
 };
 
 using relay_pointer = replica_relay_actor::stateful_pointer<relay_state>;
 
-void release(relay_state& st, std::uint64_t batch, std::uint32_t index) {
+/// Forgets a task that came back; true if it was a replay.
+bool release(relay_state& st, std::uint64_t batch, std::uint32_t index) {
   auto i = st.held.find(batch);
   if (i == st.held.end())
-    return;
-  i->second.erase(index);
+    return false;
+  auto j = i->second.find(index);
+  if (j == i->second.end())
+    return false;
+  bool replayed = j->second.replayed;
+  i->second.erase(j);
   if (i->second.empty())
     st.held.erase(i);
+  return replayed;
+}
+
+/// Whether a replay's failure may hide that the lost replica applied the original: a failure of
+/// timing (closed batch, store, host, bug) up to Update, where "not applied" would be claimed.
+/// Checks of the request itself fail the original alike and stay.
+bool hides_original(const task_failure& f) {
+  switch (f.code) {
+    case failure_code::cancelled:
+    case failure_code::timeout:
+    case failure_code::storage_error:
+    case failure_code::node_lost:
+    case failure_code::internal:
+      return f.where <= stage::update;
+    default:
+      return false;
+  }
 }
 
 /// Hands back everything held (and `extra`, a chunk the relay could not send) to the remote stage.
 void return_all(relay_pointer self, task_chunk extra = {}) {
   auto& st = self->state;
   for (auto& [batch, tasks] : st.held)
-    for (auto& [index, t] : tasks)
-      extra.tasks.push_back(std::move(t));
+    for (auto& [index, h] : tasks)
+      extra.tasks.push_back(std::move(h.task));
   st.held.clear();
   if (!extra.tasks.empty())
     self->send(st.out.remote_stage, node_lost_atom_v, std::move(extra));
@@ -64,18 +93,25 @@ replica_relay_actor::behavior_type replica_relay(relay_pointer self, relay_outpu
     },
     [self](failure_chunk& failed) {
       auto& st = self->state;
-      for (const auto& f : failed.failures)
-        release(st, f.batch, f.index);
+      for (auto& f : failed.failures)
+        if (release(st, f.batch, f.index) && st.out.may_apply && hides_original(f)) {
+          f.reason = fmt::format("the stage host holding the task was lost and its replay "
+                                 "failed ({} at {}); the update may have been applied on the "
+                                 "lost host",
+                                 to_string(f.code), to_string(f.where));
+          f.code = failure_code::node_lost;
+          f.where = stage::update; // where it may have been applied: "at validate" means not
+        }
       self->send(st.out.failures, std::move(failed));
     },
     [self](get_atom get) { return self->delegate(self->state.out.failures, get); },
     [self](forward_atom, stage_actor& chain) { self->state.chain = std::move(chain); },
-    [self](forward_atom, task_chunk& chunk) {
+    [self](forward_atom, task_chunk& chunk, bool replayed) {
       auto& st = self->state;
       if (!st.chain)
         return return_all(self, std::move(chunk));
       for (const auto& t : chunk.tasks)
-        st.held[t.batch].insert_or_assign(t.index, t);
+        st.held[t.batch].insert_or_assign(t.index, held_task{t, replayed});
       self->send(st.chain, std::move(chunk));
     },
     [self](node_lost_atom) {

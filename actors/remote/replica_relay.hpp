@@ -2,7 +2,9 @@
 // replica through the relay and everything the replica sends back (tasks for the next stage,
 // failures, completions) comes back through it. So the relay knows exactly which tasks the
 // replica holds, and when the replica is lost only those are replayed or failed: never a task
-// that had left it, never one held elsewhere.
+// that had left it, never one held elsewhere. A replay that then fails for a reason of timing
+// (its batch closed meanwhile, a store error) fails node_lost instead where the lost replica may
+// have applied it: the replay cannot tell whether the original was applied.
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -31,8 +33,9 @@ using replica_relay_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<failure_counts>,
   // From the remote stage: the replica's chain, once it is spawned.
   caf::reacts_to<forward_atom, stage_actor>,
-  // From the remote stage: tasks for the replica (held until they come back).
-  caf::reacts_to<forward_atom, task_chunk>,
+  // From the remote stage: tasks for the replica (held until they come back); true if they are
+  // replays of tasks a lost replica held.
+  caf::reacts_to<forward_atom, task_chunk, bool>,
   // From the remote stage: the replica is lost. Everything it holds goes back to the remote
   // stage (after every chunk sent before this message), then the relay exits.
   caf::reacts_to<node_lost_atom>>;
@@ -43,6 +46,8 @@ struct relay_outputs {
   outcome_sink_actor coordinator;
   failure_aggregator_actor failures;
   orphan_sink_actor remote_stage;
+  /// The segment has Update or a later stage: a lost replica may have applied its tasks.
+  bool may_apply = false;
 };
 
 /// Spawns a relay linked to `parent` (the remote stage).

@@ -10,6 +10,7 @@
 #include "main/http/metrics_text.hpp"
 #include "main/http/request_body.hpp"
 #include "main/http/server_options.hpp"
+#include "main/http/stats_feed.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,6 +42,7 @@ struct front_state : std::enable_shared_from_this<front_state> {
   server_options opts;
   http_counters counters;
   body_budget bodies;  ///< --max-body-bytes-in-flight
+  std::shared_ptr<stats_feed> stats;  ///< the dashboard's snapshots; null: no dashboard data
   std::atomic<bool> draining{false};
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};

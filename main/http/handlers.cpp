@@ -1,14 +1,22 @@
 #include "main/http/handlers.hpp"
 
+// g++ 12 pairs Asio's coroutine-frame operator new (its recycling allocator) with the wrong delete
+// once a coroutine here awaits a timer, and warns; Asio allocates and frees the frame with the
+// matching pair (a known false positive of -Wmismatched-new-delete).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 #include "api/openapi_document.hpp"
 
 #include "main/http/batch_decoder.hpp"
 #include "main/http/body_digest.hpp"
+#include "main/http/dashboard_page.hpp"
 #include "main/http/json_writer.hpp"
 #include "main/http/request_text.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -27,6 +35,16 @@ namespace {
 
 /// After decoding a larger body, freed memory goes back to the system (see submit_batch).
 constexpr std::size_t max_untrimmed_decode_bytes = 1 << 20;
+
+/// The snapshot as GET /v1/stats answers it.
+response stats_response(const std::shared_ptr<const stats_frame>& frame) {
+  if (!frame)
+    return error_response(bhttp::status::internal_server_error, "internal",
+                          "no stats snapshot yet");
+  auto r = json_response(bhttp::status::ok, frame->json);
+  r.headers.emplace_back(bhttp::field::cache_control, "no-store");
+  return r;
+}
 
 /// Awaits the backend's answer: `start` receives a reply_fn that may be called on any thread; the
 /// answer is posted to the coroutine's executor (the connection's strand) and resumes it there.
@@ -196,6 +214,29 @@ asio::awaitable<response> stored_task_of(front_state& st, const plan& p) {
   co_return json_response(bhttp::status::ok, task_json(answer.task));
 }
 
+/// GET /v1/stats: the latest snapshot. The first one is published as the node starts; a request
+/// that comes first waits for it (a timer, never blocking the thread).
+asio::awaitable<response> latest_stats(front_state& st) {
+  if (!st.stats)
+    co_return error_response(bhttp::status::not_found, "not_found", "this node has no dashboard");
+  if (!st.stats->latest()) {
+    asio::steady_timer timer{st.ioc, std::chrono::seconds{2}};
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return stats_response(st.stats->latest());
+}
+
+/// HEAD /v1/events: the stream's header alone (GET streams in the session, event_stream.hpp).
+response events_head(const front_state& st) {
+  if (!st.stats)
+    return error_response(bhttp::status::not_found, "not_found", "this node has no dashboard");
+  response r;
+  r.content_type = "text/event-stream; charset=utf-8";
+  r.headers.emplace_back(bhttp::field::cache_control, "no-store");
+  return r;
+}
+
 } // namespace
 
 asio::awaitable<response> answer(front_state& st, const plan& p, request_body body) {
@@ -222,6 +263,12 @@ asio::awaitable<response> answer(front_state& st, const plan& p, request_body bo
     }
     case route::openapi:
       co_return json_response(bhttp::status::ok, std::string{openapi_document()});
+    case route::dashboard:
+      co_return dashboard_page();
+    case route::stats:
+      co_return co_await latest_stats(st);
+    case route::events:
+      co_return events_head(st);
   }
   co_return error_response(bhttp::status::internal_server_error, "internal", "unrouted request");
 }

@@ -98,6 +98,8 @@ bhttp::response<bhttp::string_body> to_message(response&& r, unsigned version, b
   res.set(bhttp::field::content_type, r.content_type);
   for (auto& [field, value] : r.headers)
     res.set(field, value);
+  for (auto& [name, value] : r.named_headers)
+    res.set(name, value);
   res.keep_alive(keep_alive && !r.close);
   res.body() = std::move(r.body);
   res.prepare_payload();

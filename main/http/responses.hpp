@@ -28,6 +28,8 @@ struct response {
   std::string body;
   std::string content_type{json_type};
   std::vector<std::pair<bhttp::field, std::string>> headers;
+  /// Headers Beast has no field constant for (Content-Security-Policy, ...).
+  std::vector<std::pair<std::string, std::string>> named_headers;
   bool close = false;  ///< close the connection after writing
 };
 

@@ -1,5 +1,6 @@
 #include "main/http/router.hpp"
 
+#include "main/http/dashboard_page.hpp"
 #include "main/http/request_text.hpp"
 
 #include <iterator>
@@ -48,6 +49,17 @@ std::optional<std::string_view> segment_after(std::string_view path, std::string
   return path.substr(prefix.size());
 }
 
+/// The dashboard's routes (all GET).
+std::optional<route> dashboard_route(std::string_view path) {
+  if (path == "/")
+    return route::dashboard;
+  if (path == "/v1/stats")
+    return route::stats;
+  if (path == "/v1/events")
+    return route::events;
+  return std::nullopt;
+}
+
 /// 404/405: which route the method and path name.
 std::optional<response> find_route(const bhttp::request_header<>& head, std::string_view path,
                                    plan& p) {
@@ -81,6 +93,10 @@ std::optional<response> find_route(const bhttp::request_header<>& head, std::str
     p.where = path == "/healthz" ? route::healthz
               : path == "/metrics" ? route::metrics
                                    : route::openapi;
+  } else if (auto dashboard = dashboard_route(path)) {
+    if (!get)
+      return not_allowed("GET");
+    p.where = *dashboard;
   } else {
     return no_such_path(path);
   }
@@ -136,8 +152,13 @@ routing route_request(const bhttp::request_header<>& head, const framing& body,
   }
   if (!opts.api_token.empty() && path != "/healthz") {
     auto it = head.find(bhttp::field::authorization);
-    if (it == head.end() || !bearer_token_matches(sv(it->value()), opts.api_token))
-      return unauthorized(it == head.end());
+    if (it == head.end() || !bearer_token_matches(sv(it->value()), opts.api_token)) {
+      // A browser cannot send the token when it navigates: the 401 of the page is the page,
+      // which holds no data and asks for the token.
+      bool page = path == "/"
+                  && (head.method() == bhttp::verb::get || head.method() == bhttp::verb::head);
+      return page ? dashboard_page(bhttp::status::unauthorized) : unauthorized(it == head.end());
+    }
   }
   plan p;
   if (auto err = find_route(head, path, p))

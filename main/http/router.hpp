@@ -16,7 +16,10 @@
 
 namespace taskpipe::http {
 
-enum class route : std::uint8_t { submit, batch_status, batch_cancel, task, healthz, metrics, openapi };
+enum class route : std::uint8_t {
+  submit, batch_status, batch_cancel, task, healthz, metrics, openapi,
+  dashboard, stats, events,  // GET /, GET /v1/stats, GET /v1/events (the dashboard)
+};
 
 /// Most body bytes a route other than POST /v1/batches reads (and ignores).
 inline constexpr std::uint64_t max_bodiless_body_bytes = 64 * 1024;
@@ -46,7 +49,8 @@ using routing = std::variant<plan, response>;
 
 /// Checks, in this order: 400 for framing the parser cannot trust (a Transfer-Encoding whose
 /// last coding is not chunked: the request's end is unknown, so this closes the connection),
-/// 401 (token), 404/405 (path, method; HEAD goes where GET goes), 400 (query), a Content-Length
+/// 401 (token; GET / answers its 401 with the dashboard page, whose login form asks for the
+/// token), 404/405 (path, method; HEAD goes where GET goes), 400 (query), a Content-Length
 /// over the route's body limit (400 on routes that take no body), and for POST /v1/batches 400
 /// (an Idempotency-Key that is not 1-255 printable ASCII bytes), 415
 /// (Content-Type) and 413 (a Content-Length over --max-body-bytes). Errors that leave a body

@@ -122,6 +122,10 @@ void server::start() {
     });
 }
 
+void server::set_stats_feed(std::shared_ptr<stats_feed> feed) {
+  state_->stats = std::move(feed);
+}
+
 std::string server::address() const {
   return state_->address + ":" + std::to_string(state_->port);
 }

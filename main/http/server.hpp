@@ -11,6 +11,7 @@
 #include "main/http/backend.hpp"
 #include "main/http/metrics_text.hpp"
 #include "main/http/server_options.hpp"
+#include "main/http/stats_feed.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -31,6 +32,9 @@ public:
 
   server(const server&) = delete;
   server& operator=(const server&) = delete;
+
+  /// Where GET /v1/stats and GET /v1/events find the dashboard's snapshots; call before start.
+  void set_stats_feed(std::shared_ptr<stats_feed> feed);
 
   /// Resolves and binds the address, listens, and starts the Asio threads; once it returns,
   /// connections are accepted. Throws std::system_error (or std::runtime_error) naming the

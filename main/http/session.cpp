@@ -1,6 +1,7 @@
 #include "main/http/session.hpp"
 
 #include "main/http/access_log.hpp"
+#include "main/http/event_stream.hpp"
 #include "main/http/handlers.hpp"
 #include "main/http/responses.hpp"
 #include "main/http/router.hpp"
@@ -180,6 +181,10 @@ asio::awaitable<bool> handle_request(front_state& st, beast::tcp_stream& stream,
       co_return false;
   }
   stream.expires_never();
+  if (p.where == route::events && !x.head && st.stats) {  // the dashboard's event stream
+    co_await stream_events(st, stream, x.version, x.access);
+    co_return false;
+  }
   response r = co_await answer(st, p, std::move(req.body()));
   bool ok = co_await write_response(st, stream, x.version, x.keep && !st.draining.load(), r,
                                     x.access, x.head);

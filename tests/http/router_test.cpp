@@ -96,7 +96,7 @@ TEST_CASE("router: every route and what it plans", "[http][router]") {
 }
 
 TEST_CASE("router: 404 for unknown paths, 405 with Allow for wrong methods", "[http][router]") {
-  for (auto path : {"/", "/v1/batchesx", "/v1/batches/", "/v1/batches/b-1/x", "/v1/tasks/",
+  for (auto path : {"/index.html", "/v1/batchesx", "/v1/batches/", "/v1/batches/b-1/x", "/v1/tasks/",
                     "/healthz/", "/v2/batches"})
     refused_with(head{bhttp::verb::get, path}.route(), 404, "not_found", path);
   auto r = refused_with(head{bhttp::verb::get, "/v1/batches"}.route(), 405,
@@ -286,4 +286,42 @@ TEST_CASE("router: Idempotency-Key on POST /v1/batches is 1-255 printable ASCII 
   head h{bhttp::verb::post, "/v1/batches"};
   h.req.insert("Idempotency-Key", std::string(300, 'k'));
   refused_with(h.route(), 400, "bad_request", "Idempotency-Key");
+}
+
+TEST_CASE("router: the dashboard's routes", "[http][router][dashboard]") {
+  CHECK(planned(head{bhttp::verb::get, "/"}.route()).where == route::dashboard);
+  CHECK(planned(head{bhttp::verb::head, "/"}.route()).where == route::dashboard);
+  CHECK(planned(head{bhttp::verb::get, "/v1/stats"}.route()).where == route::stats);
+  CHECK(planned(head{bhttp::verb::get, "/v1/events"}.route()).where == route::events);
+  for (const auto* path : {"/", "/v1/stats", "/v1/events"}) {
+    auto r = refused_with(head{bhttp::verb::post, path}.route(), 405, "method_not_allowed");
+    CHECK(header(r, bhttp::field::allow) == "GET");
+    refused_with(head{bhttp::verb::get, std::string{path} + "?x=1"}.route(), 400, "bad_request",
+                 "unknown query parameter");
+  }
+  refused_with(head{bhttp::verb::get, "/v1/stats/extra"}.route(), 404, "not_found");
+}
+
+TEST_CASE("router: with a token the dashboard's data needs it, and the page's 401 is the page",
+          "[http][router][dashboard]") {
+  auto opts = with_token("s3cret");
+  refused_with(head{bhttp::verb::get, "/v1/stats"}.route(opts), 401, "unauthorized");
+  refused_with(head{bhttp::verb::get, "/v1/events"}.route(opts), 401, "unauthorized");
+  auto page = head{bhttp::verb::get, "/"}.route(opts);
+  REQUIRE(std::holds_alternative<response>(page));
+  auto& r = std::get<response>(page);
+  CHECK(r.status == bhttp::status::unauthorized);
+  CHECK(r.content_type == "text/html; charset=utf-8");
+  CHECK(header(r, bhttp::field::www_authenticate).has_value());
+  CHECK(r.body.find("<form id=\"login\"") != std::string::npos);
+  std::string csp;
+  for (auto& [name, value] : r.named_headers)
+    if (name == "Content-Security-Policy")
+      csp = value;
+  CHECK(csp.find("default-src 'none'; script-src 'sha256-") == 0);
+  CHECK(csp.find("unsafe-inline") == std::string::npos);
+  // POST / without the token is the API's plain 401.
+  refused_with(head{bhttp::verb::post, "/"}.route(opts), 401, "unauthorized");
+  auto ok = head{bhttp::verb::get, "/"}.with(bhttp::field::authorization, "Bearer s3cret");
+  CHECK(planned(ok.route(opts)).where == route::dashboard);
 }

@@ -162,7 +162,7 @@ TEST_CASE("front: tasks from the store", "[http][front]") {
 
 TEST_CASE("front: 404 and 405", "[http][front]") {
   front f;
-  check_error(f.get("/"), 404, "not_found", "\"/\"");
+  check_error(f.get("/index.html"), 404, "not_found", "\"/index.html\"");
   check_error(f.get("/v1/batchesx"), 404, "not_found", "/v1/batchesx");
   check_error(f.get("/v1/batches/"), 404, "not_found", "/v1/batches/");
   check_error(f.get("/v1/batches/b-0000000000000001/x"), 404, "not_found", "/x");

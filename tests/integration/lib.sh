@@ -5,8 +5,12 @@ set -euo pipefail
 TASKPIPE="${TASKPIPE:?set TASKPIPE to the taskpipe binary}"
 WORK="$(mktemp -d)"
 PIDS=()
+PG_STATE=""
 
 cleanup() {
+  if [ -n "$PG_STATE" ]; then
+    bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/postgres_test_server.sh" stop "$PG_STATE" || true
+  fi
   for pid in "${PIDS[@]}"; do
     kill -CONT "$pid" 2>/dev/null || true
     kill -9 "$pid" 2>/dev/null || true
@@ -114,3 +118,15 @@ check_invariant() {
   "${INVARIANT_CHECK:?set INVARIANT_CHECK to the invariant_check binary}" "$@" ||
     fail "the report disagrees with the store: $(cat "$3")"
 }
+
+# start_postgres: a throwaway PostgreSQL 15 server for this test (scripts/postgres_test_server.sh,
+# stopped on exit); sets PG_URI. restart_postgres: restarts it (open connections are cut).
+PG_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/postgres_test_server.sh"
+start_postgres() {
+  PG_STATE="$WORK/postgres.state"
+  PG_URI="$(bash "$PG_SERVER" start "$PG_STATE")" || fail "cannot start PostgreSQL"
+}
+restart_postgres() { bash "$PG_SERVER" restart "$PG_STATE" || fail "cannot restart PostgreSQL"; }
+
+# pg_sql SQL: one value from the test server's database.
+pg_sql() { psql "$PG_URI" -Atqc "$1"; }

@@ -15,8 +15,13 @@ tasks_json 1 $N >"$WORK/request.json"
 answer="$(curl -fsS -H 'Content-Type: application/json' --data-binary @"$WORK/request.json" \
   "$front_URL/v1/batches?wait=false")" || fail "POST failed"
 id="$(sed -E 's/.*"batch_id":"([^"]+)".*/\1/' <<<"$answer")"
-# Each stage takes 0.4 s: Notify runs from ~1.2 s to ~1.6 s. Cancel, then kill A, in that window.
-sleep 1.3
+# Each stage takes 0.4 s. Once every update is applied, all tasks are in Notify's 0.4 s: cancel,
+# then kill A, in that window.
+for _ in $(seq 400); do
+  [ "$(sql 'SELECT count(*) FROM applied_updates')" = $N ] && break
+  sleep 0.01
+done
+[ "$(sql 'SELECT count(*) FROM applied_updates')" = $N ] || fail "the updates were not applied"
 curl -fsS -X DELETE "$front_URL/v1/batches/$id" >/dev/null || fail "DELETE failed"
 sleep 0.05
 kill -9 "$A_PID"

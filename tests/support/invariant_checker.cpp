@@ -1,8 +1,11 @@
 #include "invariant_checker.hpp"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <map>
+#include <set>
+#include <utility>
 #include <memory>
 #include <stdexcept>
 
@@ -12,19 +15,25 @@ namespace {
 
 using json = nlohmann::json;
 
+/// The store's rows as the checker reads them: a SQLite file or a PostgreSQL database.
 struct database {
+  virtual ~database() = default;
+  /// Whether `table` has the row (batch_id, task_id).
+  virtual bool has(const char* table, const std::string& batch, std::int64_t id) = 0;
+};
+
+struct sqlite_database final : database {
   sqlite3* db = nullptr;
-  explicit database(const std::string& path) {
+  explicit sqlite_database(const std::string& path) {
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
       throw std::runtime_error("cannot open " + path + ": " + sqlite3_errmsg(db));
     sqlite3_busy_timeout(db, 10'000);
   }
-  ~database() {
+  ~sqlite_database() override {
     sqlite3_close(db);
   }
 
-  /// Whether `table` has the row (batch_id, task_id).
-  bool has(const char* table, const std::string& batch, std::int64_t id) {
+  bool has(const char* table, const std::string& batch, std::int64_t id) override {
     auto sql = std::string{"SELECT 1 FROM "} + table + " WHERE batch_id = ?1 AND task_id = ?2";
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
@@ -38,6 +47,45 @@ struct database {
     return rc == SQLITE_ROW;
   }
 };
+
+/// PostgreSQL: each table's keys of the batch are read once.
+struct postgres_database final : database {
+  PGconn* conn = nullptr;
+  std::map<std::string, std::set<std::pair<std::string, std::int64_t>>> rows;
+
+  explicit postgres_database(const std::string& conninfo) {
+    conn = PQconnectdb(conninfo.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string why = PQerrorMessage(conn);
+      PQfinish(conn);
+      throw std::runtime_error("cannot connect to " + conninfo + ": " + why);
+    }
+  }
+  ~postgres_database() override {
+    PQfinish(conn);
+  }
+
+  bool has(const char* table, const std::string& batch, std::int64_t id) override {
+    auto [it, added] = rows.try_emplace(std::string{table} + "/" + batch);
+    if (added) {
+      auto sql = std::string{"SELECT task_id FROM "} + table + " WHERE batch_id = $1";
+      const char* values[] = {batch.c_str()};
+      PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, values, nullptr, nullptr, 0);
+      std::unique_ptr<PGresult, void (*)(PGresult*)> guard{r, PQclear};
+      if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        throw std::runtime_error(sql + ": " + PQresultErrorMessage(r));
+      for (int row = 0; row < PQntuples(r); ++row)
+        it->second.emplace(batch, std::stoll(PQgetvalue(r, row, 0)));
+    }
+    return it->second.count({batch, id}) != 0;
+  }
+};
+
+std::unique_ptr<database> open_database(const std::string& location) {
+  if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0)
+    return std::make_unique<postgres_database>(location);
+  return std::make_unique<sqlite_database>(location);
+}
 
 bool says_applied(const std::string& reason) {
   return reason.find("was applied") != std::string::npos
@@ -70,7 +118,8 @@ std::vector<std::string> check_invariant(const json& request, const json& report
     problems.push_back("succeeded + failed != total");
   if (report.at("failures").size() != report.at("failed").get<std::size_t>())
     problems.push_back("failures listed != failed");
-  database db{db_path};
+  auto store = open_database(db_path);
+  auto& db = *store;
   std::uint64_t succeeded = 0;
   for (const auto& [id, count] : occurrences) {
     const auto& fs = failures[id];

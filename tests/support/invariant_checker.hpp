@@ -1,4 +1,4 @@
-// The truthful-report invariant, checked against a SQLite store: for every task of a batch,
+// The truthful-report invariant, checked against a SQLite or a PostgreSQL store: for every task of a batch,
 //   succeeded                                  => audit, applied-update and outbox rows exist;
 //   failed at validate/audit/pipeline, or
 //   cancelled, timeout or node_lost not at update/notify => no applied-update row;
@@ -17,7 +17,8 @@
 namespace taskpipe::test {
 
 /// Checks `report` (a batch report as the HTTP API answers it) for the batch whose request body
-/// was `request` against the SQLite file `db_path`. Returns one line per violation (none: holds).
+/// was `request` against the SQLite file `db_path` (or the PostgreSQL database, when it is a
+/// postgresql:// URI). Returns one line per violation (none: holds).
 std::vector<std::string> check_invariant(const nlohmann::json& request,
                                          const nlohmann::json& report, const std::string& db_path);
 

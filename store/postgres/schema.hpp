@@ -1,0 +1,38 @@
+// The PostgreSQL store's tables (created when absent, with the schema version recorded) and its
+// prepared statements, one per stage's chunk work.
+#pragma once
+
+#include "store/postgres/connection.hpp"
+
+namespace taskpipe::postgres {
+
+/// The schema version this build reads and writes (table taskpipe_schema).
+inline constexpr int schema_version = 1;
+
+/// Creates the tables that are missing (under an advisory lock, so that nodes starting together
+/// do not race) and checks the recorded schema version: an error names the version found.
+caf::error create_schema(connection& db);
+
+/// Prepares the statements below on a new connection.
+caf::error prepare_statements(connection& db);
+
+/// Names of the prepared statements. Each stage's statement takes a chunk as parallel arrays
+/// ($1 batch ids text[], $2 task ids bigint[], then the stage's own, the group's timestamp
+/// last) and returns the task ids whose work cannot be done ("does not exist any more" for the
+/// writers, "does not exist" for validate).
+namespace stmt {
+inline constexpr const char* validate = "taskpipe_validate";
+inline constexpr const char* audit = "taskpipe_audit";
+inline constexpr const char* update_lock = "taskpipe_update_lock"; ///< $1 ids: locks the rows
+inline constexpr const char* update = "taskpipe_update";
+inline constexpr const char* notify = "taskpipe_notify";
+inline constexpr const char* find = "taskpipe_find";
+inline constexpr const char* last_batch = "taskpipe_last_batch";
+inline constexpr const char* counts = "taskpipe_counts";
+inline constexpr const char* seed = "taskpipe_seed";
+} // namespace stmt
+
+/// The SQL of a prepared statement by name (for bench/postgres_baseline); null if unknown.
+const char* statement_sql(const char* name);
+
+} // namespace taskpipe::postgres
