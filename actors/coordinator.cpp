@@ -1,6 +1,8 @@
 #include "actors/coordinator.hpp"
 
+#include "actors/batch_resume.hpp"
 #include "actors/failure_aggregator.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/all.hpp>
 
@@ -31,7 +33,12 @@ struct batch_record {
   std::vector<task_failure> failures;
   clock_time started;
   clock_time finished;
+  std::chrono::milliseconds timeout{0};  ///< the deadline, from `started`
+  std::int64_t admitted_ms = 0;          ///< Unix milliseconds, as journaled
   bool complete = false;  ///< every task has its outcome; the report is final
+  bool answered = false;  ///< complete, its outcome recorded (journal), its waiters answered
+  std::string idempotency_key;  ///< "" for none
+  std::string body_digest;
   bool cancelled = false;
   std::vector<report_promise> waiters;
 
@@ -58,6 +65,7 @@ struct coordinator_state {
   failure_aggregator_actor aggregator;
   std::vector<stage_actor> stages;  ///< validate, audit, update, notify
   std::unordered_map<std::uint64_t, batch_record> batches;
+  std::unordered_map<std::string, std::uint64_t> keys;  ///< Idempotency-Key -> batch in `batches`
   std::deque<std::pair<clock_time, std::uint64_t>> finished_order;
   std::uint64_t running = 0;
   std::uint64_t in_flight = 0;
@@ -143,14 +151,48 @@ void shutdown(coordinator_pointer self) {
   self->quit();
 }
 
+/// Drops the Idempotency-Key of batch `id` from memory (the store keeps it).
+void forget_key(coordinator_pointer self, std::uint64_t id) {
+  auto& st = self->state;
+  auto i = st.batches.find(id);
+  if (i != st.batches.end() && !i->second.idempotency_key.empty())
+    st.keys.erase(i->second.idempotency_key);
+}
+
 void forget_old_batches(coordinator_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
   while (!st.finished_order.empty()
          && now - st.finished_order.front().first > finished_batch_retention) {
+    forget_key(self, st.finished_order.front().second);
     st.batches.erase(st.finished_order.front().second);
     st.finished_order.pop_front();
   }
+}
+
+/// A complete batch whose outcome is recorded: answers its waiters, starts its retention and
+/// lets a drain finish.
+void answer_batch(coordinator_pointer self, batch_record& b) {
+  auto& st = self->state;
+  b.answered = true;
+  --st.running;
+  if (!b.waiters.empty()) {
+    auto report = make_report(self, b);
+    for (auto& w : b.waiters)
+      w.deliver(report);
+    b.waiters.clear();
+  }
+  st.finished_order.emplace_back(b.finished, b.id);
+  forget_old_batches(self);
+  if (st.draining && st.running == 0)
+    shutdown(self);
+}
+
+/// Answers the batch `id` once its outcome is recorded (or could not be: the report stands).
+void answer_recorded(coordinator_pointer self, std::uint64_t id) {
+  auto i = self->state.batches.find(id);
+  if (i != self->state.batches.end() && !i->second.answered)
+    answer_batch(self, i->second);
 }
 
 void finish_if_done(coordinator_pointer self, batch_record& b) {
@@ -162,7 +204,6 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   std::sort(b.failures.begin(), b.failures.end(), [](const auto& x, const auto& y) {
     return x.id != y.id ? x.id < y.id : x.index < y.index;
   });
-  --st.running;
   if (b.cancelled) {
     ++st.batches_cancelled;
     st.metrics->batches_cancelled.fetch_add(1, std::memory_order_relaxed);
@@ -172,16 +213,15 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   }
   b.ids = {};
   b.outcomes = {};
-  if (!b.waiters.empty()) {
-    auto report = make_report(self, b);
-    for (auto& w : b.waiters)
-      w.deliver(report);
-    b.waiters.clear();
-  }
-  st.finished_order.emplace_back(b.finished, b.id);
-  forget_old_batches(self);
-  if (st.draining && st.running == 0)
-    shutdown(self);
+  if (!st.cfg.journal)
+    return answer_batch(self, b);
+  // Recorded before anyone is answered, so that a restart answers the same report.
+  auto report = make_report(self, b);
+  batch_outcome o{b.id, report.state, unix_now_ms(), report.elapsed_ms, b.succeeded, b.failures};
+  auto id = b.id;
+  self->request(st.store, caf::infinite, outcome_atom_v, std::move(o))
+    .then([self, id](done_atom) { answer_recorded(self, id); },
+          [self, id](caf::error&) { answer_recorded(self, id); });
 }
 
 /// Records one task's outcome unless it already has one. Returns whether it was recorded.
@@ -273,11 +313,39 @@ coordinator_overview make_overview(coordinator_pointer self) {
   return o;
 }
 
-/// Admits a batch: checks limits, assigns its id, marks duplicates, sends its tasks to Validate
-/// in chunks and arms its deadline. Returns the batch's record, or an error.
-caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req) {
+/// Creates the record of batch `id` with `n` tasks, started at `started`, and counts it running.
+batch_record& open_batch(coordinator_pointer self, std::uint64_t id, std::size_t n,
+                         clock_time started, std::chrono::milliseconds timeout) {
   auto& st = self->state;
-  auto n = req.tasks.size();
+  auto& b = st.batches[id];
+  b.id = id;
+  b.total = n;
+  b.outcomes.assign(n, outcome::pending);
+  b.started = started;
+  b.timeout = timeout;
+  note_admitted(st.book, id, n);
+  b.admitted_ms = unix_now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    self->clock().now() - started)
+                                    .count();
+  ++st.running;
+  st.in_flight += n;
+  publish_in_flight(self);
+  return b;
+}
+
+/// Arms the batch's deadline: `timeout` after it started (a resumed batch started before the
+/// restart).
+void arm_deadline(coordinator_pointer self, batch_record& b) {
+  auto left = b.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                            self->clock().now() - b.started);
+  self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), expire_atom_v, b.id);
+}
+
+/// Admits a batch: checks limits, assigns its number and counts its tasks in flight. Its tasks
+/// start with start_batch (after its journal write, see batch_journal.hpp).
+caf::expected<batch_record*> admit(coordinator_pointer self, std::size_t n,
+                                   std::chrono::milliseconds timeout) {
+  auto& st = self->state;
   if (st.draining)
     return caf::make_error(refusal::shutting_down, "the node is shutting down");
   if (n > st.cfg.max_in_flight)
@@ -290,34 +358,195 @@ caf::expected<batch_record*> admit(coordinator_pointer self, batch_request& req)
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
   auto id = ++st.last_batch;
-  auto& b = st.batches[id];
-  b.id = id;
-  b.total = n;
+  return &open_batch(self, id, n, self->clock().now(), timeout);
+}
+
+/// Sends the tasks of an admitted batch to Validate in chunks, marking repeated ids, and arms its
+/// deadline.
+void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_update>& tasks) {
+  auto n = tasks.size();
   b.ids.reserve(n);
-  b.outcomes.assign(n, outcome::pending);
-  b.started = self->clock().now();
-  note_admitted(st.book, id, n);
-  ++st.running;
-  st.in_flight += n;
-  publish_in_flight(self);
   id_set seen{n};
   task_chunk chunk;
   for (std::size_t i = 0; i < n; ++i) {
-    auto& u = req.tasks[i];
+    auto& u = tasks[i];
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
-    task_envelope t{id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
+    task_envelope t{b.id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
     send_chunked(self, chunk, std::move(t));
   }
   flush_chunk(self, chunk);
-  if (n == 0) {
+  if (n == 0)
     finish_if_done(self, b);
-  } else {
-    auto timeout = req.timeout_ms > 0 ? std::chrono::milliseconds{req.timeout_ms}
-                                      : st.cfg.batch_timeout;
-    self->delayed_send(self, timeout, expire_atom_v, id);
+  else
+    arm_deadline(self, b);
+}
+
+/// The deadline of a batch that asks for `timeout_ms` (0: the node's default).
+std::chrono::milliseconds timeout_of(coordinator_pointer self, const batch_request& req) {
+  return req.timeout_ms > 0 ? std::chrono::milliseconds{req.timeout_ms}
+                            : self->state.cfg.batch_timeout;
+}
+
+/// Forgets an admitted batch that could not be journaled: none of its tasks started.
+void abandon(coordinator_pointer self, std::uint64_t id) {
+  auto& st = self->state;
+  auto i = st.batches.find(id);
+  if (i == st.batches.end())
+    return;
+  --st.running;
+  st.in_flight -= i->second.total;
+  publish_in_flight(self);
+  forget_key(self, id);
+  st.batches.erase(i);
+  if (st.draining && st.running == 0)
+    shutdown(self);
+}
+
+/// Admits `req` and starts its tasks, then calls `started(batch)`; with the journal (cfg.journal)
+/// only once the store holds the batch durably. `refused(error)` instead when it is refused or
+/// cannot be journaled. One round trip to the store per batch: its tasks travel there as one
+/// message and come back in the answer (moved, not copied).
+template <class Started, class Refused>
+void admit_and_start(coordinator_pointer self, batch_request& req, Started started,
+                     Refused refused) {
+  auto& st = self->state;
+  auto timeout = timeout_of(self, req);
+  auto admitted = admit(self, req.tasks.size(), timeout);
+  if (!admitted)
+    return refused(std::move(admitted.error()));
+  auto& b = **admitted;
+  if (!req.idempotency_key.empty()) {
+    b.idempotency_key = req.idempotency_key;
+    b.body_digest = req.body_digest;
+    st.keys.emplace(b.idempotency_key, b.id);
   }
-  return &b;
+  if (!st.cfg.journal) {
+    start_batch(self, b, req.tasks);
+    return started(b);
+  }
+  journaled_batch entry{b.id, b.admitted_ms, b.admitted_ms + timeout.count(),
+                        std::move(req.idempotency_key), std::move(req.body_digest),
+                        std::move(req.tasks)};
+  auto id = b.id;
+  self->request(st.store, caf::infinite, journal_atom_v, std::move(entry))
+    .then(
+      [self, id, started](journaled_batch& entry) mutable {
+        auto i = self->state.batches.find(id);
+        if (i == self->state.batches.end())
+          return;
+        start_batch(self, i->second, entry.tasks);
+        started(i->second);
+      },
+      [self, id, refused](caf::error& err) mutable {
+        abandon(self, id);
+        refused(storage_error("the batch could not be journaled: " + reason_of(err)));
+      });
+}
+
+/// Resumes one unfinished batch of the journal (see batch_resume.hpp).
+void resume_batch(coordinator_pointer self, resumable_batch& r) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto now_ms = unix_now_ms();
+  auto n = r.admitted.tasks.size();
+  auto down_for = std::chrono::milliseconds{std::max<std::int64_t>(0, now_ms - r.admitted.admitted_ms)};
+  auto timeout = std::chrono::milliseconds{r.admitted.deadline_ms - r.admitted.admitted_ms};
+  auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
+  st.last_batch = std::max(st.last_batch, b.id); // the store's last_batch() counts the journal
+  b.admitted_ms = r.admitted.admitted_ms;
+  b.cancelled = r.cancelled;
+  if (!r.admitted.idempotency_key.empty()) {
+    b.idempotency_key = r.admitted.idempotency_key;
+    b.body_digest = r.admitted.body_digest;
+    st.keys.emplace(b.idempotency_key, b.id);
+  }
+  auto plan = plan_resume(r, now_ms);
+  b.ids = std::move(plan.ids);
+  for (auto index : plan.succeeded)
+    record(self, b, index, outcome::succeeded);
+  for (auto& f : plan.failures) {
+    st.metrics->count(f.where, false, 1);
+    if (record(self, b, f.index, outcome::failed))
+      b.failures.push_back(std::move(f));
+  }
+  if (b.cancelled)
+    close_batch(self, cancel_atom_v, b.id);
+  task_chunk chunk;
+  for (auto& t : plan.to_run)
+    send_chunked(self, chunk, std::move(t));
+  flush_chunk(self, chunk);
+  publish_in_flight(self);
+  if (b.pending() == 0)
+    finish_if_done(self, b);
+  else
+    arm_deadline(self, b);
+}
+
+caf::error key_reused(const std::string& key) {
+  return caf::make_error(refusal::idempotency_key_reused,
+                         fmt::format("Idempotency-Key \"{}\" was sent before with another body",
+                                     key));
+}
+
+/// Answers a request for `b`, admitted earlier under the same Idempotency-Key, as the original
+/// request would have been answered: its final report (`wait`) or its status.
+void answer_again(coordinator_pointer self, batch_record& b, const std::string& digest, bool wait,
+                  report_promise& promise) {
+  if (b.body_digest != digest)
+    promise.deliver(key_reused(b.idempotency_key));
+  else if (!wait || b.answered)
+    promise.deliver(make_report(self, b));
+  else
+    b.waiters.push_back(promise);
+}
+
+/// POST /v1/batches: admits `req` and answers with its report (`wait`) or its status once it
+/// started. With an Idempotency-Key the node has seen (in memory, else in the store), answers the
+/// batch it names instead (422 for another body).
+void submit(coordinator_pointer self, batch_request& req, bool wait, report_promise promise) {
+  auto& st = self->state;
+  auto started = [self, promise, wait](batch_record& b) mutable {
+    if (!wait || b.answered)
+      promise.deliver(make_report(self, b));
+    else
+      b.waiters.push_back(promise);
+  };
+  auto refused = [promise](caf::error err) mutable { promise.deliver(std::move(err)); };
+  if (req.idempotency_key.empty())
+    return admit_and_start(self, req, started, refused);
+  if (auto i = st.keys.find(req.idempotency_key); i != st.keys.end())
+    return answer_again(self, st.batches[i->second], req.body_digest, wait, promise);
+  if (!st.cfg.journal)
+    return admit_and_start(self, req, started, refused);
+  auto held = std::make_shared<batch_request>(std::move(req));
+  self->request(st.store, caf::infinite, key_atom_v, held->idempotency_key)
+    .then(
+      [self, held, wait, promise, started, refused](std::uint64_t owner,
+                                                    std::string& digest) mutable {
+        auto& st = self->state;
+        auto& key = held->idempotency_key;
+        if (auto i = st.keys.find(key); i != st.keys.end()) // admitted meanwhile
+          return answer_again(self, st.batches[i->second], held->body_digest, wait, promise);
+        if (owner == 0)
+          return admit_and_start(self, *held, started, refused);
+        if (digest != held->body_digest) {
+          promise.deliver(key_reused(key));
+          return;
+        }
+        // Not in memory: finished (unfinished batches are resumed at start-up).
+        if (!wait) {
+          batch_report r;
+          r.batch_id = batch_id_text(owner);
+          r.state = batch_state::done;
+          promise.deliver(std::move(r));
+          return;
+        }
+        self->request(st.store, caf::infinite, report_atom_v, owner)
+          .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      },
+      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
 batch_record* find_batch(coordinator_pointer self, const std::string& text) {
@@ -345,28 +574,26 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
   return {
     [self](submit_atom, batch_request& req) -> report_promise {
       auto promise = self->make_response_promise<batch_report>();
-      auto admitted = admit(self, req);
-      if (!admitted) {
-        promise.deliver(std::move(admitted.error()));
-        return promise;
-      }
-      auto& b = **admitted;
-      if (b.complete)
-        promise.deliver(make_report(self, b));
-      else
-        b.waiters.push_back(promise);
+      submit(self, req, true, promise);
       return promise;
     },
-    [self](start_atom, batch_request& req) -> caf::result<batch_report> {
-      auto admitted = admit(self, req);
-      if (!admitted)
-        return std::move(admitted.error());
-      return make_report(self, **admitted);
+    [self](start_atom, batch_request& req) -> report_promise {
+      auto promise = self->make_response_promise<batch_report>();
+      submit(self, req, false, promise);
+      return promise;
     },
     [self](status_atom, const std::string& text) -> caf::result<batch_report> {
       if (auto b = find_batch(self, text))
         return make_report(self, *b);
-      return unknown_batch(text);
+      std::uint64_t id = 0;
+      if (!self->state.cfg.journal || !parse_batch_id(text, id))
+        return unknown_batch(text);
+      // Finished before this node started, or no longer in memory: the store keeps its report.
+      auto promise = self->make_response_promise<batch_report>();
+      self->request(self->state.store, caf::infinite, report_atom_v, id)
+        .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
+              [promise, text](caf::error&) mutable { promise.deliver(unknown_batch(text)); });
+      return promise;
     },
     [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
       auto b = find_batch(self, text);
@@ -375,6 +602,10 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       if (b->pending() > 0 && !b->cancelled) {
         b->cancelled = true;
         close_batch(self, cancel_atom_v, b->id);
+        if (self->state.cfg.journal) // so that a restart does not run it on
+          self->request(self->state.store, caf::infinite, outcome_atom_v,
+                        batch_outcome{b->id, batch_state::cancelled, 0, 0, 0, {}})
+            .then([](done_atom) {}, [](caf::error&) {});
       }
       return make_report(self, *b);
     },
@@ -385,6 +616,19 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       st.drain_waiters.push_back(promise);
       if (st.running == 0)
         shutdown(self);
+      return promise;
+    },
+    [self](resume_atom) -> caf::result<std::uint64_t> {
+      auto promise = self->make_response_promise<std::uint64_t>();
+      self->request(self->state.store, caf::infinite, resume_atom_v)
+        .then(
+          [self, promise](resumable_batches& found) mutable {
+            for (auto& r : found.batches)
+              if (self->state.batches.count(r.admitted.batch) == 0)
+                resume_batch(self, r);
+            promise.deliver(static_cast<std::uint64_t>(found.batches.size()));
+          },
+          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
       return promise;
     },
     [self](stats_atom) {

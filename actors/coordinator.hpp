@@ -33,6 +33,9 @@ struct coordinator_config {
   /// Some stages run on stage hosts: a task still without an outcome a grace period after its
   /// batch's deadline is on a host that does not answer, and fails node_lost.
   bool stage_hosts = false;
+  /// Journal every batch in the store before it starts, record its outcome before it is
+  /// answered, and read finished reports back from the store (store/journal.hpp).
+  bool journal = false;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

@@ -7,6 +7,7 @@
 #include "messages/outcome.hpp"
 #include "messages/stats.hpp"
 #include "messages/task.hpp"
+#include "store/journal.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -50,7 +51,10 @@ using coordinator_stats_actor = caf::typed_actor<
 /// The whole coordinator: admits batches, tracks every task to exactly one outcome, runs
 /// shutdown.
 using coordinator_actor =
-  coordinator_client_actor::extend_with<outcome_sink_actor>::extend_with<coordinator_stats_actor>;
+  coordinator_client_actor::extend_with<outcome_sink_actor>::extend_with<coordinator_stats_actor>::extend<
+    // Once, at start-up (resume_unfinished): resumes every unfinished batch of the store's
+    // journal. Answers how many it resumed, or the store's error.
+    caf::replies_to<resume_atom>::with<std::uint64_t>>;
 
 /// What travels between stages. Local stage pools, remote stages and the chains a stage host
 /// spawns all stand behind it, so each stage knows only "the next stage".
@@ -88,7 +92,18 @@ using store_actor = task_reader_actor::extend<
   // (`cancelled`) inside the transaction; work already inside one finishes.
   caf::reacts_to<cancel_atom, std::uint64_t>,
   // The batch's deadline passed: from now on all its work is refused (`timeout`).
-  caf::reacts_to<expire_atom, std::uint64_t>>;
+  caf::reacts_to<expire_atom, std::uint64_t>,
+  // Journals an admitted batch (durably, before it may start) and hands it back; batches that
+  // arrive together share one transaction. An error: it is not journaled and must not start.
+  caf::replies_to<journal_atom, journaled_batch>::with<journaled_batch>,
+  // Records a cancel request or a finished batch with its failures (grouped like the journal).
+  caf::replies_to<outcome_atom, batch_outcome>::with<done_atom>,
+  // Every unfinished batch of the store, to resume at start-up.
+  caf::replies_to<resume_atom>::with<resumable_batches>,
+  // A finished batch's report as the store keeps it; an error (not_found) when it has none.
+  caf::replies_to<report_atom, std::uint64_t>::with<batch_report>,
+  // The batch an Idempotency-Key was journaled with and its body digest; batch 0 for none.
+  caf::replies_to<key_atom, std::string>::with<std::uint64_t, std::string>>;
 
 /// What `taskpipe node` publishes: it hosts stage pools for front nodes.
 using stage_host_actor = caf::typed_actor<

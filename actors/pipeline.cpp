@@ -3,6 +3,8 @@
 #include "actors/coordinator.hpp"
 #include "actors/store_actor.hpp"
 
+#include <caf/scoped_actor.hpp>
+
 #include <stdexcept>
 
 namespace taskpipe {
@@ -50,6 +52,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
   cc.stage_hosts = !cfg.remote.empty();
+  cc.journal = cfg.journal;
   auto local = local_stages(cfg, result.store, result.metrics);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
@@ -60,6 +63,22 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   };
   result.coordinator = spawn_coordinator(sys, cc, build_chain, result.store, result.metrics);
   return result;
+}
+
+std::uint64_t resume_unfinished(caf::actor_system& sys, const pipeline& node) {
+  caf::scoped_actor self{sys};
+  std::uint64_t resumed = 0;
+  std::string failure;
+  self->request(node.coordinator, caf::infinite, resume_atom_v)
+    .receive([&](std::uint64_t n) { resumed = n; },
+             [&](caf::error& err) { failure = reason_of(err); });
+  if (!failure.empty()) {
+    // Nothing was resumed (the journal is read whole first): the drain ends every actor.
+    self->request(node.coordinator, caf::infinite, drain_atom_v)
+      .receive([](done_atom) {}, [](caf::error&) {});
+    throw std::runtime_error("cannot resume the journal's batches: " + failure);
+  }
+  return resumed;
 }
 
 } // namespace taskpipe

@@ -35,6 +35,8 @@ struct pipeline_config {
   remote_hosts remote;
   bool tls = false;  ///< links to stage hosts use CAF's openssl module
   peer_event_fn on_peer;  ///< told when remote stages connect or lose their hosts (may be empty)
+  /// Journal batches in the store and resume the unfinished ones at start-up (`--journal`).
+  bool journal = true;
 };
 
 struct pipeline {
@@ -58,5 +60,11 @@ local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
 /// (local pools, remote stages where `cfg.remote` says). The coordinator owns them all: `drain`
 /// on it ends every one.
 pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg);
+
+/// With the journal (cfg.journal): resumes every unfinished batch of the store's journal and
+/// returns how many; call it before anyone can ask for them, so that a resumed batch answers as
+/// if the node had never stopped. Blocks the calling thread (not an actor's) until that is done;
+/// throws std::runtime_error (after draining the node) when the journal cannot be read.
+std::uint64_t resume_unfinished(caf::actor_system& sys, const pipeline& node);
 
 } // namespace taskpipe

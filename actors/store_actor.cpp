@@ -18,6 +18,9 @@ struct store_requester {
   store_promise promise;
 };
 
+using journal_promise = caf::typed_response_promise<journaled_batch>;
+using outcome_promise = caf::typed_response_promise<done_atom>;
+
 /// The store actor also talks to itself: the group commit.
 using store_actor_impl = store_actor::extend<
   // Runs everything queued so far as one transaction.
@@ -32,6 +35,11 @@ struct store_state {
   /// positions, who asked for it.
   std::vector<chunk_work> pending;
   std::vector<store_requester> requesters;
+  /// Journal writes and outcome records since the last flush, each group one transaction.
+  std::vector<journaled_batch> journal;
+  std::vector<journal_promise> journal_promises;
+  std::vector<batch_outcome> outcomes;
+  std::vector<outcome_promise> outcome_promises;
   static inline const char* name = "store";
 };
 
@@ -51,9 +59,59 @@ void refuse_closed(const store_state& st, chunk_work& work, failure_chunk& faile
   tasks.erase(open_end, tasks.end());
 }
 
+/// Writes `items` with `write` as one transaction and answers each promise with `answer(item)`;
+/// when the group fails, each item is tried on its own so that one refused item fails alone.
+template <class Item, class Promise, class Write, class Answer>
+void flush_records(std::vector<Item>& pending, std::vector<Promise>& pending_promises,
+                   Write write, Answer answer) {
+  if (pending.empty())
+    return;
+  auto items = std::move(pending);
+  auto promises = std::move(pending_promises);
+  pending.clear();
+  pending_promises.clear();
+  auto err = write(items);
+  if (!err) {
+    for (std::size_t i = 0; i < items.size(); ++i)
+      answer(promises[i], items[i]);
+    return;
+  }
+  if (items.size() == 1) {
+    promises.front().deliver(std::move(err));
+    return;
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::vector<Item> one;
+    one.push_back(std::move(items[i]));
+    if (auto why = write(one))
+      promises[i].deliver(std::move(why));
+    else
+      answer(promises[i], one.front());
+  }
+}
+
+/// Journals the admitted batches and records the outcomes that arrived since the last flush.
+/// Admissions go first: their batches' tasks wait for them.
+void flush_journal(store_state& st) {
+  auto& store = *st.store;
+  flush_records(
+    st.journal, st.journal_promises,
+    [&store](const std::vector<journaled_batch>& xs) { return store.journal(xs); },
+    [](journal_promise& p, journaled_batch& b) { p.deliver(std::move(b)); });
+}
+
+void flush_outcomes(store_state& st) {
+  auto& store = *st.store;
+  flush_records(
+    st.outcomes, st.outcome_promises,
+    [&store](const std::vector<batch_outcome>& xs) { return store.record_outcomes(xs); },
+    [](outcome_promise& p, batch_outcome&) { p.deliver(done_atom_v); });
+}
+
 /// Runs every pending request in one transaction and answers each: the tasks that passed, in
 /// order, and the failures.
 void flush(store_state& st) {
+  flush_journal(st);
   auto group = std::move(st.pending);
   auto requesters = std::move(st.requesters);
   st.pending.clear();
@@ -61,7 +119,8 @@ void flush(store_state& st) {
   std::vector<failure_chunk> failed(group.size());
   for (std::size_t r = 0; r < group.size(); ++r)
     refuse_closed(st, group[r], failed[r]);
-  st.store->run_group(group);
+  if (!group.empty())
+    st.store->run_group(group);
   for (std::size_t r = 0; r < group.size(); ++r) {
     auto& work = group[r];
     // Tasks that pass stay in the chunk, compacted in place.
@@ -83,6 +142,12 @@ void flush(store_state& st) {
     requesters[r].promise.deliver(requesters[r].ticket, task_chunk{std::move(tasks)},
                                   std::move(failed[r]));
   }
+  flush_outcomes(st);
+}
+
+/// Whether anything waits for a flush (one is then queued already).
+bool flush_queued(const store_state& st) {
+  return !st.pending.empty() || !st.journal.empty() || !st.outcomes.empty();
 }
 
 store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
@@ -92,7 +157,7 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
       auto& st = self->state;
-      if (st.pending.empty())
+      if (!flush_queued(st))
         self->send(self, caf::flush_atom_v); // queued behind everything already waiting
       st.pending.push_back(chunk_work{where, std::move(tasks.tasks), {}});
       st.requesters.push_back({ticket, promise});
@@ -117,6 +182,42 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     },
     [self](expire_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::timeout, self->clock().now());
+    },
+    [self](journal_atom, journaled_batch& b) -> journal_promise {
+      auto& st = self->state;
+      if (!flush_queued(st))
+        self->send(self, caf::flush_atom_v);
+      auto promise = self->make_response_promise<journaled_batch>();
+      st.journal.push_back(std::move(b));
+      st.journal_promises.push_back(promise);
+      return promise;
+    },
+    [self](outcome_atom, batch_outcome& o) -> outcome_promise {
+      auto& st = self->state;
+      if (!flush_queued(st))
+        self->send(self, caf::flush_atom_v);
+      auto promise = self->make_response_promise<done_atom>();
+      st.outcomes.push_back(std::move(o));
+      st.outcome_promises.push_back(promise);
+      return promise;
+    },
+    [self](resume_atom) -> caf::result<resumable_batches> {
+      auto found = self->state.store->unfinished_batches();
+      if (found)
+        return std::move(*found);
+      return std::move(found.error());
+    },
+    [self](report_atom, std::uint64_t batch) -> caf::result<batch_report> {
+      auto found = self->state.store->finished_report(batch);
+      if (found)
+        return std::move(*found);
+      return std::move(found.error());
+    },
+    [self](key_atom, const std::string& key) -> caf::result<std::uint64_t, std::string> {
+      auto found = self->state.store->find_idempotency_key(key);
+      if (!found)
+        return std::move(found.error());
+      return caf::make_result(found->batch, std::move(found->body_digest));
     },
     [self](caf::flush_atom) { flush(self->state); },
   };

@@ -6,6 +6,7 @@
 #include "actors/interfaces.hpp"
 #include "messages/outcome.hpp"
 #include "messages/task.hpp"
+#include "store/journal.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
@@ -32,6 +33,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(taskpipe, caf::first_custom_type_id)
   // The dashboard's stats (messages/stats.hpp).
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_summary))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::coordinator_overview))
+
+  // The batch journal (store/journal.hpp).
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::journaled_batch))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_outcome))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::resumable_batch))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::resumable_batches))
 
   // Actor handles that travel in messages (actors/interfaces.hpp).
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::stage_actor))

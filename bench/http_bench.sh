@@ -5,13 +5,15 @@
 #
 #   bench/http_bench.sh [SECONDS]     default 20 s per case
 #
-# Environment: TASKPIPE_BIN=path skips the Release build and uses that binary; CASES="1 2 3" picks
-# cases; WRK_THREADS (default 2).
+# Environment: TASKPIPE_BIN=path skips the Release build and uses that binary; CASES="1 2 3 4 5"
+# picks cases (4: sqlite with the journal off, to compare with 2 in the same run; 5: RSS growth
+# per 10,000 finished one-task batches); WRK_THREADS (default 2); RSS_BATCHES (default 40000)
+# one-task batches for case 5.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 duration="${1:-20}"
-cases="${CASES:-1 2 3}"
+cases="${CASES:-1 2 4 3 5}"
 threads="${WRK_THREADS:-2}"
 
 ensure_packages "${TASKPIPE_PACKAGES[@]}" wrk
@@ -112,6 +114,21 @@ run_case() {
   echo "  wrk -t$threads -c$conns -d${duration}s; taskpipe serve $*" >&2
 }
 
+# rss_growth LABEL N ARGS...: the server's RSS before and after N finished one-task batches (16
+# clients at a time, wait=true), as MB per 10,000 batches.
+rss_growth() {
+  local label="$1" n="$2"
+  shift 2
+  start_server "$@"
+  local before after
+  before="$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")"
+  seq 1 "$n" | xargs -P 16 -n 100 sh -c 'for i; do curl -fsS -o /dev/null -H "Content-Type: application/json" -d "{\"tasks\":[{\"id\":$(( i % 1000 + 1 )),\"summary\":\"rss $i\"}]}" "$0/v1/batches"; done' "http://127.0.0.1:$port"
+  after="$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")"
+  stop_server
+  printf '%-48s %s one-task batches: RSS %d -> %d MB, %.1f MB per 10,000 batches\n' "$label" "$n" \
+    $(( before / 1024 )) $(( after / 1024 )) "$(awk "BEGIN{print ($after - $before) / 1024 * 10000 / $n}")"
+}
+
 for c in $cases; do
   case "$c" in
     1) run_case "zero, memory, 8 connections" ">= 1,000 req/s" 8 --latency=zero --store=memory ;;
@@ -122,5 +139,7 @@ for c in $cases; do
       echo "  sqlite rows read back by sqlite3 after exit: audit $(sqlite3 "$db" 'SELECT count(*) FROM audit'), applied updates $(sqlite3 "$db" 'SELECT count(*) FROM applied_updates'), outbox $(sqlite3 "$db" 'SELECT count(*) FROM outbox'), sum(version - 1) $(sqlite3 "$db" 'SELECT sum(version - 1) FROM tasks') (journal_mode $(sqlite3 "$db" 'PRAGMA journal_mode'))"
       ;;
     3) run_case "seed, memory, 1,000 connections" "p99 <= 2.5 s, RSS <= 1.5 GB" 1000 --latency=seed --store=memory ;;
+    4) run_case "zero, sqlite, 8 connections, --journal=off" "journal on (case 2) within 10 %" 8 --latency=zero --store=sqlite --db="$work/bench-nojournal.db" --journal=off ;;
+    5) rss_growth "zero, sqlite, RSS growth" "${RSS_BATCHES:-40000}" --latency=zero --store=sqlite --db="$work/bench-rss.db" ;;
   esac
 done

@@ -73,12 +73,19 @@ if [ "$quick" -eq 0 ]; then
   run_case "seed, memory, 1,000,000" "<= 1.25 x bound, <= 600 MB" --latency=seed --store=memory --tasks=1000000
   run_case "zero, memory, 1,000,000" ">= 1,500,000 tasks/s" --latency=zero --store=memory --tasks=1000000
   run_case "zero, sqlite, 1,000,000" ">= 250,000 tasks/s" --latency=zero --store=sqlite --db="$work/bench.db" --tasks=1000000
+  # The batch journal's cost, measured in the same run (issue 9: within 10 %).
+  run_case "zero, sqlite, 1,000,000, --journal=off" "journal on within 10 % of this" --latency=zero --store=sqlite --db="$work/bench-nojournal.db" --tasks=1000000 --journal=off
   # --durability: full (the default, an fsync per group commit) against normal, same run.
   run_case "zero, sqlite, 1,000,000, durability normal" "(the cost of full)" --latency=zero --store=sqlite --durability=normal --db="$work/bench-normal.db" --tasks=1000000
   # Durable: another process reads every row back from the WAL-mode file.
   echo "  sqlite rows read back by sqlite3: tasks at version 2: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM tasks WHERE version = 2'), audit: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM audit'), outbox: $(sqlite3 "$work/bench.db" 'SELECT count(*) FROM outbox') (journal_mode $(sqlite3 "$work/bench.db" 'PRAGMA journal_mode'))"
 fi
 run_case "seed, sqlite, 100,000" "<= 1.10 x bound" --latency=seed --store=sqlite --db="$work/bench-seed.db" --tasks=100000
+if [ "$quick" -eq 1 ]; then
+  # The batch journal's cost at a size --quick affords, both in this run.
+  run_case "zero, sqlite, 100,000" "" --latency=zero --store=sqlite --db="$work/bench-q.db" --tasks=100000
+  run_case "zero, sqlite, 100,000, --journal=off" "journal on within 10 % of this" --latency=zero --store=sqlite --db="$work/bench-q-nojournal.db" --tasks=100000 --journal=off
+fi
 run_case "seed, sqlite, 100,000, durability normal" "(the cost of full)" --latency=seed --store=sqlite --durability=normal --db="$work/bench-seed-normal.db" --tasks=100000
 echo
 counter_cost

@@ -158,6 +158,25 @@ void add_common_options(option_set& opts, const std::string& default_latency,
   add_operator_options(opts);
 }
 
+void add_journal_option(option_set& opts) {
+  opts.add("journal", "on|off", "on",
+           "journal each batch in the store before it starts and resume unfinished ones at "
+           "start-up (off: batches live in memory only, for comparison)");
+}
+
+void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
+  const auto& value = opts.get("journal");
+  if (value != "on" && value != "off")
+    throw option_error{fmt::format("--journal={}: expected on or off", value)};
+  cfg.journal = value == "on";
+  // The PostgreSQL store has no batch journal yet.
+  if (cfg.store == store_kind::postgres) {
+    if (opts.given("journal") && cfg.journal)
+      throw option_error{"--journal=on: the PostgreSQL store has no batch journal yet"};
+    cfg.journal = false;
+  }
+}
+
 pipeline_config common_pipeline_config(const option_set& opts) {
   pipeline_config cfg;
   if (!parse_latency(opts.get("latency"), cfg.latency))

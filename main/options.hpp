@@ -101,6 +101,12 @@ private:
 void add_common_options(option_set& opts, const std::string& default_latency,
                         const std::string& default_db);
 
+/// Declares --journal=on|off (run, serve: the commands whose node owns batches).
+void add_journal_option(option_set& opts);
+
+/// Sets cfg.journal from --journal (throws option_error).
+void apply_journal_option(const option_set& opts, pipeline_config& cfg);
+
 /// A pipeline_config from the common options (throws option_error).
 pipeline_config common_pipeline_config(const option_set& opts);
 

@@ -126,6 +126,7 @@ int run_command(const std::vector<std::string>& args) {
   opts.add("tasks", "N", "1000", "generate updates for ids 1..N");
   opts.add("invalid-every", "K", "0", "make every K-th task invalid (empty summary); 0 = none");
   opts.add("json", "", "", "print exactly one JSON object instead of the summary");
+  add_journal_option(opts);
   add_network_options(opts, true);
   pipeline_config cfg;
   std::int64_t n = 0;
@@ -139,6 +140,7 @@ int run_command(const std::vector<std::string>& args) {
       return 0;
     }
     cfg = common_pipeline_config(opts);
+    apply_journal_option(opts, cfg);
     apply_network_options(opts, cfg);
     n = opts.get_int("tasks", 0, 100'000'000);
     invalid_every = opts.get_int("invalid-every", 0, 100'000'000);
@@ -171,6 +173,9 @@ int run_command(const std::vector<std::string>& args) {
   pipeline node;
   try {
     node = spawn_pipeline(sys, cfg);
+    // Unfinished batches of an earlier node on this --db finish too (before the run exits).
+    if (auto resumed = cfg.journal ? resume_unfinished(sys, node) : 0)
+      log::info("run", fmt::format("resumed {} unfinished batches of the journal", resumed));
   } catch (const std::exception& e) {
     log::error("run", std::string{"cannot open the store: "} + e.what());
     return 1;

@@ -150,6 +150,7 @@ int serve_command(const std::vector<std::string>& args) {
   opts.add("http-threads", "N", "1",
            "Asio threads serving HTTP (large bodies and reports go to a pool of 2 more)");
   add_network_options(opts, true);  // --remote (repeatable) and TLS between nodes
+  add_journal_option(opts);
 
   pipeline_config cfg;
   http::server_options sopts;
@@ -161,6 +162,7 @@ int serve_command(const std::vector<std::string>& args) {
       return 0;
     }
     cfg = common_pipeline_config(opts);
+    apply_journal_option(opts, cfg);
     apply_network_options(opts, cfg);
     parse_host_port("listen", opts.get("listen"), sopts.host, sopts.port);
     constexpr auto int_max = std::numeric_limits<std::int64_t>::max();
@@ -201,13 +203,19 @@ int serve_command(const std::vector<std::string>& args) {
 
   caf::actor_system sys{sys_cfg};
   pipeline node;
+  std::uint64_t resumed = 0;
   try {
     node = spawn_pipeline(sys, cfg);
+    if (cfg.journal)
+      resumed = resume_unfinished(sys, node);
   } catch (const std::exception& e) {
     log::error("serve", std::string{"cannot open the store: "} + e.what());
     return 1;
   }
   log_startup(cfg);
+  if (resumed > 0)
+    log::info("serve", fmt::format("resumed {} unfinished batches of the journal", resumed),
+              {{"resumed", resumed}});
   auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
   int status = 0;
   {

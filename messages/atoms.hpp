@@ -26,6 +26,12 @@ CAF_ADD_ATOM(taskpipe, taskpipe, stats_atom, "stats")
 // Between the coordinator and the stages.
 CAF_ADD_ATOM(taskpipe, taskpipe, expire_atom, "expire")       // a batch's deadline passed
 CAF_ADD_ATOM(taskpipe, taskpipe, node_lost_atom, "nodelost")  // a remote replica went away
+// The batch journal (coordinator and store actor).
+CAF_ADD_ATOM(taskpipe, taskpipe, journal_atom, "journal")     // record an admitted batch
+CAF_ADD_ATOM(taskpipe, taskpipe, outcome_atom, "outcome")     // record a cancel or a finish
+CAF_ADD_ATOM(taskpipe, taskpipe, resume_atom, "resume")       // unfinished batches at start-up
+CAF_ADD_ATOM(taskpipe, taskpipe, report_atom, "report")       // a finished batch's report
+CAF_ADD_ATOM(taskpipe, taskpipe, key_atom, "key")             // the batch of an Idempotency-Key
 // Inside a stage (router and workers) and a remote stage.
 CAF_ADD_ATOM(taskpipe, taskpipe, retire_atom, "retire")       // a worker asks to be replaced
 CAF_ADD_ATOM(taskpipe, taskpipe, reconnect_atom, "reconnect")

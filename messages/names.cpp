@@ -76,6 +76,8 @@ std::string to_string(refusal x) {
       return "batch_too_large";
     case refusal::unknown_batch:
       return "unknown_batch";
+    case refusal::idempotency_key_reused:
+      return "idempotency_key_reused";
   }
   return "unknown";
 }

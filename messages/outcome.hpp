@@ -119,6 +119,7 @@ enum class refusal : std::uint8_t {
   overloaded,
   batch_too_large,
   unknown_batch,
+  idempotency_key_reused,  ///< the Idempotency-Key names a batch of another body
 };
 
 std::string to_string(refusal x);

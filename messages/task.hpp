@@ -87,11 +87,14 @@ typename Inspector::result_type inspect(Inspector& f, completion_chunk& x) {
 struct batch_request {
   std::vector<task_update> tasks;
   std::uint64_t timeout_ms = 0;  ///< 0: the coordinator's default deadline
+  std::string idempotency_key;   ///< the client's Idempotency-Key; "" for none
+  std::string body_digest;       ///< of the request body (set with idempotency_key)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_request& x) {
-  return f(caf::meta::type_name("batch_request"), x.tasks, x.timeout_ms);
+  return f(caf::meta::type_name("batch_request"), x.tasks, x.timeout_ms, x.idempotency_key,
+           x.body_digest);
 }
 
 } // namespace taskpipe

@@ -6,6 +6,7 @@
 
 #include "messages/outcome.hpp"
 #include "messages/task.hpp"
+#include "store/journal.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -66,7 +67,7 @@ public:
   /// How many rows each table holds.
   virtual caf::expected<store_counts> counts() = 0;
 
-  /// The largest batch number the store holds rows of, 0 if none. Batch numbers are the
+  /// The largest batch number the store holds rows or a journal entry of, 0 if none. Batch numbers are the
   /// admission order (per-key order in Update compares them), so a node numbers its batches on
   /// from here after a restart.
   virtual caf::expected<std::uint64_t> last_batch() = 0;
@@ -106,6 +107,28 @@ public:
   /// with storage_error "<stage> commit failed: <why>". A store may override it to send the whole
   /// group at once (a server's pipeline mode), with the same results.
   virtual void run_group(std::span<chunk_work> group);
+
+  // -- the batch journal (store/journal.hpp) --------------------------------------------------
+  // Each call is one transaction (one round trip to a server) for all the batches it is given,
+  // committed with the store's durability before it returns.
+
+  /// Records admitted batches (their tasks as one blob each). None: every one is durable;
+  /// else nothing of them is, and they must not start.
+  virtual caf::error journal(const std::vector<journaled_batch>& batches) = 0;
+
+  /// Records cancel requests (finished_ms 0) and finished batches with their failures (the
+  /// journal's task list is then dropped: only the report is kept).
+  virtual caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) = 0;
+
+  /// Every journaled batch without a recorded finish, with what the store holds of its tasks.
+  virtual caf::expected<resumable_batches> unfinished_batches() = 0;
+
+  /// The report of a finished batch (failures sorted by id, then position); not_found if the
+  /// store has no finished batch of that number.
+  virtual caf::expected<batch_report> finished_report(std::uint64_t batch) = 0;
+
+  /// The batch journaled with Idempotency-Key `key` and its body digest; batch 0 when none was.
+  virtual caf::expected<key_owner> find_idempotency_key(const std::string& key) = 0;
 
   /// One task's stage work: apply_chunk() with a chunk of one.
   caf::error apply(stage where, const task_envelope& t);

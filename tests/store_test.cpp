@@ -657,7 +657,8 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
   CHECK(reason_of(store.commit()) == "");
   CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "2");
   CHECK(db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-        == std::vector<std::string>{"applied_updates", "audit", "outbox", "tasks"});
+        == std::vector<std::string>{"applied_updates", "audit", "batch_failures", "batches",
+                                    "outbox", "tasks"}); // the contract's, and the journal's
 }
 
 TEST_CASE("sqlite: the data survives reopening the file") {

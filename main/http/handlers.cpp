@@ -8,6 +8,7 @@
 #include "api/openapi_document.hpp"
 
 #include "main/http/batch_decoder.hpp"
+#include "main/http/body_digest.hpp"
 #include "main/http/dashboard_page.hpp"
 #include "main/http/json_writer.hpp"
 #include "main/http/request_text.hpp"
@@ -115,10 +116,16 @@ asio::awaitable<response> submit_batch(front_state& st, const plan& p, request_b
   auto max_tasks = static_cast<std::size_t>(
     std::min<std::uint64_t>(opts.max_batch_tasks, opts.max_in_flight));
   decode_result decoded;
+  std::string digest;
+  bool keyed = !p.idempotency_key.empty();
   if (body.text.size() <= max_inline_decode_bytes) {
     decoded = decode_batch(body.text, max_tasks);
+    if (keyed)
+      digest = body_digest(body.text);
   } else {
-    auto work = [&body, max_tasks] {
+    auto work = [&body, &digest, keyed, max_tasks] {
+      if (keyed)
+        digest = body_digest(body.text);
       auto result = decode_batch(body.text, max_tasks);
       // nlohmann's lexer keeps a copy of each token (whitespace runs included) that can grow
       // as large as the body; malloc keeps such freed memory in the thread's arena unless told.
@@ -148,6 +155,8 @@ asio::awaitable<response> submit_batch(front_state& st, const plan& p, request_b
   if (st.draining.load())
     co_return shutting_down(opts);
   bool wait = p.wait;
+  decoded.batch.idempotency_key = p.idempotency_key;
+  decoded.batch.body_digest = std::move(digest);
   auto start = [&st, batch = std::move(decoded.batch), wait](reply_fn done) mutable {
     st.be.submit(std::move(batch), wait, std::move(done));
   };

@@ -70,6 +70,9 @@ response refused(const server_options& opts, refusal why, std::string_view detai
       return error_response(bhttp::status::payload_too_large, "batch_too_large", detail);
     case refusal::unknown_batch:
       return error_response(bhttp::status::not_found, "not_found", detail);
+    case refusal::idempotency_key_reused:
+      return error_response(bhttp::status::unprocessable_entity, "idempotency_key_reused",
+                            detail);
     case refusal::shutting_down:
       break;
   }

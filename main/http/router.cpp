@@ -3,6 +3,7 @@
 #include "main/http/dashboard_page.hpp"
 #include "main/http/request_text.hpp"
 
+#include <iterator>
 #include <string_view>
 
 namespace taskpipe::http {
@@ -102,6 +103,24 @@ std::optional<response> find_route(const bhttp::request_header<>& head, std::str
   return std::nullopt;
 }
 
+/// 400: an Idempotency-Key must be 1 to 255 printable ASCII bytes (space to '~'), given once.
+std::optional<response> parse_idempotency_key(const bhttp::request_header<>& head, plan& p) {
+  auto [first, last] = head.equal_range("Idempotency-Key");
+  if (first == last)
+    return std::nullopt;
+  if (std::next(first) != last)
+    return bad_request("Idempotency-Key is given more than once");
+  auto key = sv(first->value());
+  if (key.empty() || key.size() > max_idempotency_key_bytes)
+    return bad_request("Idempotency-Key must be 1 to 255 bytes, got "
+                       + std::to_string(key.size()));
+  for (char c : key)
+    if (c < 0x20 || c > 0x7e)
+      return bad_request("Idempotency-Key must be printable ASCII");
+  p.idempotency_key = std::string{key};
+  return std::nullopt;
+}
+
 /// 415: the media type must be application/json; parameters (charset) are fine.
 std::optional<response> check_content_type(const bhttp::request_header<>& head) {
   auto it = head.find(bhttp::field::content_type);
@@ -152,6 +171,8 @@ routing route_request(const bhttp::request_header<>& head, const framing& body,
       return body_not_taken(p.body_limit);
     return p;
   }
+  if (auto err = parse_idempotency_key(head, p))
+    return std::move(*err);
   if (auto err = check_content_type(head))
     return std::move(*err);
   if (body.content_length && *body.content_length > opts.max_body_bytes)

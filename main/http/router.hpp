@@ -38,7 +38,11 @@ struct plan {
   std::string task_text;       ///< GET /v1/tasks/{id}: the id as written in the path
   std::uint64_t body_limit = 0;  ///< most body bytes the session may read
   bool expect_continue = false;  ///< the client asked for 100 Continue before it sends the body
+  std::string idempotency_key;   ///< POST /v1/batches: its Idempotency-Key; "" for none
 };
+
+/// Longest Idempotency-Key accepted (the contract's 255 bytes).
+inline constexpr std::size_t max_idempotency_key_bytes = 255;
 
 /// A plan, or the error response that ends the request.
 using routing = std::variant<plan, response>;
@@ -47,7 +51,8 @@ using routing = std::variant<plan, response>;
 /// last coding is not chunked: the request's end is unknown, so this closes the connection),
 /// 401 (token; GET / answers its 401 with the dashboard page, whose login form asks for the
 /// token), 404/405 (path, method; HEAD goes where GET goes), 400 (query), a Content-Length
-/// over the route's body limit (400 on routes that take no body), and for POST /v1/batches 415
+/// over the route's body limit (400 on routes that take no body), and for POST /v1/batches 400
+/// (an Idempotency-Key that is not 1-255 printable ASCII bytes), 415
 /// (Content-Type) and 413 (a Content-Length over --max-body-bytes). Errors that leave a body
 /// unread close the connection (the session sees to it).
 routing route_request(const bhttp::request_header<>& head, const framing& body,

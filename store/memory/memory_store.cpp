@@ -15,7 +15,10 @@
 //   of a batch's ids, so a 1,000-task batch costs a few hundred bytes however often the same tasks
 //   are updated again), and a retried (batch, task) is found exactly.
 // begin()/commit() only fix the group's timestamp: nothing in memory can fail to commit.
+// The batch journal is memory_journal.*.
 #include "store/memory/memory_store.hpp"
+
+#include "store/memory/memory_journal.hpp"
 
 #include <algorithm>
 #include <array>
@@ -145,6 +148,32 @@ public:
     results.resize(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i)
       results[i] = apply_one(where, tasks[i]);
+  }
+
+  caf::error journal(const std::vector<journaled_batch>& batches) override {
+    auto err = journal_.journal(batches);
+    if (!err)
+      for (const auto& b : batches)
+        last_batch_ = std::max(last_batch_, b.batch);
+    return err;
+  }
+
+  caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
+    return journal_.record_outcomes(outcomes);
+  }
+
+  caf::expected<resumable_batches> unfinished_batches() override {
+    return journal_.unfinished_batches(
+      [this](std::uint64_t batch, std::int64_t id) { return has_key(outbox_table, batch, id); },
+      [this](std::uint64_t batch, std::int64_t id) { return has_key(applied_table, batch, id); });
+  }
+
+  caf::expected<batch_report> finished_report(std::uint64_t batch) override {
+    return journal_.finished_report(batch);
+  }
+
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
+    return journal_.find_idempotency_key(key);
   }
 
 private:
@@ -281,6 +310,7 @@ private:
   std::uint32_t story_ = 0;
   bool in_group_ = false;
   std::int64_t now_ms_ = 0;
+  memory_journal journal_;
 };
 
 } // namespace

@@ -174,6 +174,32 @@ public:
     return caf::none;
   }
 
+  // The batch journal (store/journal.hpp) is not built for PostgreSQL yet: --journal=off is
+  // the default with --store=postgres (main/options.cpp), and every call says so.
+  static caf::error no_journal() {
+    return storage_error("the PostgreSQL store has no batch journal yet (--journal=off)");
+  }
+
+  caf::error journal(const std::vector<journaled_batch>&) override {
+    return no_journal();
+  }
+
+  caf::error record_outcomes(const std::vector<batch_outcome>&) override {
+    return no_journal();
+  }
+
+  caf::expected<resumable_batches> unfinished_batches() override {
+    return no_journal();
+  }
+
+  caf::expected<batch_report> finished_report(std::uint64_t) override {
+    return no_journal();
+  }
+
+  caf::expected<key_owner> find_idempotency_key(const std::string&) override {
+    return no_journal();
+  }
+
   void run_group(std::span<chunk_work> group) override {
     for (auto& work : group)
       work.results.assign(work.tasks.size(), caf::none);

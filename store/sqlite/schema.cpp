@@ -71,7 +71,8 @@ statements::statements(connection& db)
                  "WHERE task_id = tasks.id) FROM tasks WHERE id BETWEEN ?1 AND ?2")),
     newest_batch(db.prepare("SELECT max(batch_id) FROM applied_updates WHERE task_id = ?1")),
     last_batch(db.prepare("SELECT max(b) FROM (SELECT max(batch_id) AS b FROM audit "
-                          "UNION ALL SELECT max(batch_id) FROM outbox)")),
+                          "UNION ALL SELECT max(batch_id) FROM outbox "
+                          "UNION ALL SELECT max(batch_id) FROM batches)")),
     find(db.prepare("SELECT type, summary, version, updated_at FROM tasks WHERE id = ?1")),
     counts(db.prepare("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
                       "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)")),

@@ -14,7 +14,8 @@
 // The parts: connection.* (the connection and statement tools), checkpointer.* (WAL checkpoints
 // on a thread of their own), schema.* (tables and shared statements), transaction.* (the
 // begin()/commit() group), snapshot.* (a chunk's range scan), writers.hpp with validate.cpp and
-// row_writer.cpp, audit.cpp, update.cpp, notify.cpp (each stage's statements).
+// row_writer.cpp, audit.cpp, update.cpp, notify.cpp (each stage's statements), journal.* (the
+// batch journal: batches and batch_failures).
 //
 // Every write is INSERT OR IGNORE on the (batch_id, task_id) key, so a retried task changes
 // nothing the second time. A single-row audit copies the old values with INSERT ... SELECT FROM
@@ -47,6 +48,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include "store/sqlite/checkpointer.hpp"
+#include "store/sqlite/journal.hpp"
 #include "store/sqlite/writers.hpp"
 
 #include <memory>
@@ -71,7 +73,8 @@ public:
       validate_(parts()),
       audit_(parts()),
       update_(parts()),
-      notify_(parts()) {
+      notify_(parts()),
+      journal_(db_, st_) {
     if (!db_.open_error())
       checkpointer_ = std::make_unique<checkpointer>(db_.get(), db_.path());
   }
@@ -220,6 +223,26 @@ public:
           r = err;
   }
 
+  caf::error journal(const std::vector<journaled_batch>& batches) override {
+    return journal_.journal(batches);
+  }
+
+  caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
+    return journal_.record_outcomes(outcomes);
+  }
+
+  caf::expected<resumable_batches> unfinished_batches() override {
+    return journal_.unfinished_batches();
+  }
+
+  caf::expected<batch_report> finished_report(std::uint64_t batch) override {
+    return journal_.finished_report(batch);
+  }
+
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
+    return journal_.find_idempotency_key(key);
+  }
+
 private:
   store_parts parts() {
     return {db_, st_, txn_, snapshot_, batch_text_};
@@ -235,6 +258,7 @@ private:
   audit_writer audit_;
   update_writer update_;
   notify_writer notify_;
+  journal_tables journal_;
   std::unique_ptr<checkpointer> checkpointer_; ///< reset first in the destructor
 };
 
@@ -246,6 +270,8 @@ caf::expected<std::unique_ptr<task_store>> open_sqlite_store(const store_options
   if (auto err = db.open(opts))
     return err;
   if (auto err = create_schema(db))
+    return err;
+  if (auto err = create_journal_schema(db))
     return err;
   auto opened = hooks.opened;
   auto store = std::make_unique<sqlite_store>(std::move(db), std::move(hooks));

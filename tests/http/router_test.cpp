@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 using namespace taskpipe::http;
 using json = nlohmann::json;
@@ -261,6 +262,30 @@ TEST_CASE("router: every route's body limit is checked against Content-Length",
   head h{bhttp::verb::get, "/v1/tasks/1"};
   h.body.content_length = 1ULL << 40;
   refused_with(h.route(with_token("t")), 401, "unauthorized");
+}
+
+TEST_CASE("router: Idempotency-Key on POST /v1/batches is 1-255 printable ASCII bytes",
+          "[http][router]") {
+  auto keyed = [](std::vector<std::string> keys) {
+    head h{bhttp::verb::post, "/v1/batches"};
+    h.json_body(12);
+    for (auto& k : keys)
+      h.req.insert("Idempotency-Key", k);
+    return h.route();
+  };
+  CHECK(planned(keyed({})).idempotency_key.empty());
+  CHECK(planned(keyed({"a"})).idempotency_key == "a");
+  CHECK(planned(keyed({"retry 7: ~!"})).idempotency_key == "retry 7: ~!");
+  CHECK(planned(keyed({std::string(255, 'k')})).idempotency_key == std::string(255, 'k'));
+  refused_with(keyed({std::string(256, 'k')}), 400, "bad_request", "1 to 255 bytes, got 256");
+  refused_with(keyed({""}), 400, "bad_request", "got 0");
+  refused_with(keyed({"caf\xc3\xa9"}), 400, "bad_request", "printable ASCII");
+  refused_with(keyed({"tab\there"}), 400, "bad_request", "printable ASCII");
+  refused_with(keyed({"one", "two"}), 400, "bad_request", "more than once");
+  // Checked before the Content-Type (415) and the body size (413).
+  head h{bhttp::verb::post, "/v1/batches"};
+  h.req.insert("Idempotency-Key", std::string(300, 'k'));
+  refused_with(h.route(), 400, "bad_request", "Idempotency-Key");
 }
 
 TEST_CASE("router: the dashboard's routes", "[http][router][dashboard]") {

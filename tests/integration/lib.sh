@@ -57,6 +57,9 @@ expect_accounted() {
 
 sql() { sqlite3 -cmd ".timeout 5000" "$WORK/shared.db" "$1"; }
 
+# sql_db SQL: a query on "$db" (the test's own SQLite file).
+sql_db() { sqlite3 -cmd ".timeout 5000" "$db" "$1"; }
+
 # start_serve NAME ARGS...: starts `taskpipe serve ARGS` on a free loopback port and waits until it
 # listens; sets NAME_PID and NAME_URL.
 start_serve() {

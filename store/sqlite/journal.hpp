@@ -1,0 +1,51 @@
+// The SQLite store's batch journal (store/journal.hpp):
+//   batches(batch_id TEXT PRIMARY KEY, number, admitted_ms, deadline_ms, idempotency_key UNIQUE,
+//           body_digest, total, tasks BLOB, cancelled, state, finished_ms, elapsed_ms,
+//           succeeded, failed)
+//     one row per admitted batch; `tasks` (encode_tasks) is dropped (NULL) once it finished.
+//     number is the batch number as a signed 64-bit integer (the same bits).
+//   batch_failures(batch_id, position, task_id, stage, code, reason), keyed by (batch_id,
+//     position): the failures of finished batches (a succeeded task has its outbox row).
+// Each call is one transaction of its own, committed with the connection's durability.
+#pragma once
+
+#include "store/sqlite/schema.hpp"
+
+namespace taskpipe::sqlite {
+
+/// Creates the journal's tables where they are missing.
+caf::error create_journal_schema(connection& db);
+
+class journal_tables {
+public:
+  journal_tables(connection& db, statements& st);
+
+  caf::error journal(const std::vector<journaled_batch>& batches);
+  caf::error record_outcomes(const std::vector<batch_outcome>& outcomes);
+  caf::expected<resumable_batches> unfinished_batches();
+  caf::expected<batch_report> finished_report(std::uint64_t batch);
+  caf::expected<key_owner> find_idempotency_key(const std::string& key);
+
+private:
+  /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it or the commit fails.
+  template <class F>
+  caf::error in_transaction(const char* what, F body);
+
+  /// The task ids `s` (?1 batch_id) yields.
+  caf::error read_ids(sqlite3_stmt* s, const std::string& batch, std::vector<std::int64_t>& out);
+
+  connection& db_;
+  statements& st_;
+  statement insert_batch_;
+  statement cancel_;
+  statement finish_;
+  statement insert_failure_;
+  statement unfinished_;
+  statement notified_ids_;
+  statement applied_ids_;
+  statement report_;
+  statement failures_;
+  statement key_;
+};
+
+} // namespace taskpipe::sqlite
