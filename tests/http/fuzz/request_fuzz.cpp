@@ -190,6 +190,7 @@ std::string exchange(std::uint16_t port, std::string_view input) {
 bool contract_status(unsigned s) {
   switch (s) {
     case 100: case 200: case 202: case 400: case 401: case 404: case 405: case 413: case 415:
+    case 422:
     case 500: case 503:
       return true;
     default:
@@ -223,6 +224,10 @@ void check_responses(std::string_view out, bool has_head) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static front* the_front = new front;  // lives for the whole run (reachable: no leak)
   std::string_view input{reinterpret_cast<const char*>(data), size};
+  // The event stream never ends while its client reads: not a whole response to check here
+  // (tests/http/stats_test covers it).
+  if (input.find("/v1/events") != std::string_view::npos)
+    return 0;
   auto out = exchange(the_front->server->port(), input);
   check_responses(out, input.find("HEAD") != std::string_view::npos);
   return 0;
