@@ -123,7 +123,8 @@ private:
   bool has_empty_ = false;
 };
 
-batch_report make_report(coordinator_pointer self, const batch_record& b) {
+/// The batch's report without its failures.
+batch_report report_header(coordinator_pointer self, const batch_record& b) {
   batch_report r;
   r.batch_id = batch_id_text(b.id);
   r.state = b.cancelled           ? batch_state::cancelled
@@ -135,6 +136,12 @@ batch_report make_report(coordinator_pointer self, const batch_record& b) {
   r.pending = b.pending();
   auto end = b.complete ? b.finished : self->clock().now();
   r.elapsed_ms = std::chrono::duration<double, std::milli>(end - b.started).count();
+  return r;
+}
+
+/// The batch's report: with its failures once it is complete.
+batch_report make_report(coordinator_pointer self, const batch_record& b) {
+  auto r = report_header(self, b);
   if (b.complete)
     r.failures = b.failures;
   return r;
@@ -216,7 +223,7 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   if (!st.cfg.journal)
     return answer_batch(self, b);
   // Recorded before anyone is answered, so that a restart answers the same report.
-  auto report = make_report(self, b);
+  auto report = report_header(self, b);
   batch_outcome o{b.id, report.state, unix_now_ms(), report.elapsed_ms, b.succeeded, b.failures};
   auto id = b.id;
   self->request(st.store, caf::infinite, outcome_atom_v, std::move(o))
@@ -599,15 +606,26 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       auto b = find_batch(self, text);
       if (b == nullptr)
         return unknown_batch(text);
-      if (b->pending() > 0 && !b->cancelled) {
-        b->cancelled = true;
-        close_batch(self, cancel_atom_v, b->id);
-        if (self->state.cfg.journal) // so that a restart does not run it on
-          self->request(self->state.store, caf::infinite, outcome_atom_v,
-                        batch_outcome{b->id, batch_state::cancelled, 0, 0, 0, {}})
-            .then([](done_atom) {}, [](caf::error&) {});
-      }
-      return make_report(self, *b);
+      if (b->pending() == 0 || b->cancelled)
+        return make_report(self, *b);
+      b->cancelled = true;
+      close_batch(self, cancel_atom_v, b->id);
+      if (!self->state.cfg.journal)
+        return make_report(self, *b);
+      // Answered once the cancel is recorded, so that a restart does not run the batch on after
+      // the client was told it is cancelled.
+      auto promise = self->make_response_promise<batch_report>();
+      auto answer = [self, promise, id = b->id, text]() mutable {
+        if (auto i = self->state.batches.find(id); i != self->state.batches.end())
+          promise.deliver(make_report(self, i->second));
+        else
+          promise.deliver(unknown_batch(text));
+      };
+      self->request(self->state.store, caf::infinite, outcome_atom_v,
+                    batch_outcome{b->id, batch_state::cancelled, 0, 0, 0, {}})
+        .then([answer](done_atom) mutable { answer(); },
+              [answer](caf::error&) mutable { answer(); });
+      return promise;
     },
     [self](drain_atom) -> caf::typed_response_promise<done_atom> {
       auto& st = self->state;

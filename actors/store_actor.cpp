@@ -150,6 +150,13 @@ bool flush_queued(const store_state& st) {
   return !st.pending.empty() || !st.journal.empty() || !st.outcomes.empty();
 }
 
+/// Queues the flush that writes what is pending, unless one is queued already: it runs behind
+/// everything already waiting, so that one transaction takes it all (group commit).
+void queue_flush(store_actor_impl::stateful_pointer<store_state> self) {
+  if (!flush_queued(self->state))
+    self->send(self, caf::flush_atom_v);
+}
+
 store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
                                                std::shared_ptr<task_store> store) {
   self->state.store = std::move(store);
@@ -157,8 +164,7 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
       auto& st = self->state;
-      if (!flush_queued(st))
-        self->send(self, caf::flush_atom_v); // queued behind everything already waiting
+      queue_flush(self);
       st.pending.push_back(chunk_work{where, std::move(tasks.tasks), {}});
       st.requesters.push_back({ticket, promise});
       return promise;
@@ -185,8 +191,7 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     },
     [self](journal_atom, journaled_batch& b) -> journal_promise {
       auto& st = self->state;
-      if (!flush_queued(st))
-        self->send(self, caf::flush_atom_v);
+      queue_flush(self);
       auto promise = self->make_response_promise<journaled_batch>();
       st.journal.push_back(std::move(b));
       st.journal_promises.push_back(promise);
@@ -194,8 +199,7 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     },
     [self](outcome_atom, batch_outcome& o) -> outcome_promise {
       auto& st = self->state;
-      if (!flush_queued(st))
-        self->send(self, caf::flush_atom_v);
+      queue_flush(self);
       auto promise = self->make_response_promise<done_atom>();
       st.outcomes.push_back(std::move(o));
       st.outcome_promises.push_back(promise);

@@ -177,12 +177,7 @@ caf::expected<result> connection::exec(const std::string& sql, const params& p) 
       == 0)
     return storage_error(error_text(conn_, nullptr));
   ++sent_;
-  std::vector<answer> answers;
-  if (auto err = finish_pipeline(answers))
-    return err;
-  if (!answers.front().ok)
-    return storage_error(answers.front().error);
-  return std::move(answers.front().res);
+  return only_answer();
 }
 
 caf::expected<result> connection::exec_prepared(const std::string& name, const params& p) {
@@ -190,6 +185,10 @@ caf::expected<result> connection::exec_prepared(const std::string& name, const p
     return err;
   if (auto err = send_prepared(name, p))
     return err;
+  return only_answer();
+}
+
+caf::expected<result> connection::only_answer() {
   std::vector<answer> answers;
   if (auto err = finish_pipeline(answers))
     return err;

@@ -104,6 +104,9 @@ public:
 private:
   void close();
 
+  /// Ends a pipeline of one query: its result, or why there is none.
+  caf::expected<result> only_answer();
+
   std::string conninfo_;
   std::string target_;
   PGconn* conn_ = nullptr;
