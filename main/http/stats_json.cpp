@@ -69,9 +69,7 @@ void write_stage(std::string& out, const stage_view& v) {
   object_writer o{out};
   o.text("name", to_string(v.which));
   o.text("where", v.local ? "local" : "remote");
-  array(o.key("hosts"), v.hosts, [](std::string& s, const std::string& h) {
-    append_json_string(s, h);
-  });
+  array(o.key("hosts"), v.hosts, append_json_string);
   o.count("workers", v.workers.size());
   o.count("held", v.held);
   o.count("waiting", v.waiting);
@@ -146,9 +144,7 @@ std::string stats_json(const stats_snapshot& s) {
     array(o.key("hosts"), s.hosts, [](std::string& out2, const host_view& h) {
       object_writer ho{out2};
       ho.text("peer", h.peer);
-      array(ho.key("stages"), h.stages, [](std::string& s2, const std::string& x) {
-        append_json_string(s2, x);
-      });
+      array(ho.key("stages"), h.stages, append_json_string);
       ho.text("state", h.state);
       ho.text("detail", h.detail);
     });
