@@ -658,7 +658,45 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
   CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "2");
   CHECK(db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         == std::vector<std::string>{"applied_updates", "audit", "batch_failures", "batches",
-                                    "outbox", "tasks"}); // the contract's, and the journal's
+                                    "outbox", "task_order", "tasks"}); // the contract's, the
+                                                                     // journal's and per-key order
+}
+
+TEST_CASE("sqlite: a file whose applied_updates an earlier version keyed by task is upgraded") {
+  temp_db_path file;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
+    auto b = [](std::uint64_t n) { return "'" + batch_id_text(n) + "'"; };
+    auto sql = "PRAGMA journal_mode=WAL;"
+               "CREATE TABLE tasks(id INTEGER PRIMARY KEY, type TEXT NOT NULL, summary TEXT NOT "
+               "NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);"
+               "CREATE TABLE applied_updates(batch_id TEXT NOT NULL, task_id INTEGER NOT NULL, "
+               "version INTEGER NOT NULL, at TEXT NOT NULL, superseded_by TEXT, "
+               "PRIMARY KEY(task_id, batch_id)) WITHOUT ROWID;"
+               "INSERT INTO tasks VALUES(1, 'Epic', 'By 5', 3, 'x'), (2, 'Story', 'Task 2', 1, 'x');"
+               "INSERT INTO applied_updates VALUES(" + b(4) + ", 1, 2, 'x', NULL), (" + b(5)
+               + ", 1, 3, 'x', NULL);";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = sqlite_at(file.path);
+  reader db{file.path};
+  // Keyed batch first again, every row kept, and each task's newest batch known.
+  CHECK(db.one("SELECT group_concat(name) FROM pragma_table_info('applied_updates') WHERE pk > 0 "
+               "ORDER BY pk") == "batch_id,task_id");
+  CHECK(db.one("SELECT count(*) FROM applied_updates") == "2");
+  CHECK(db.rows("SELECT task_id, batch_id FROM task_order")
+        == std::vector<std::string>{"1|" + batch_id_text(5)});
+  // Per-key order goes on from what the file held: batch 3 is older than task 1's newest.
+  REQUIRE(is_ok(run_all(*store, task(3, 1, "Story", "By 3"))));
+  CHECK(store->find(1)->summary == "By 5");
+  CHECK(db.one("SELECT superseded_by FROM applied_updates WHERE batch_id = '" + batch_id_text(3)
+               + "'") == batch_id_text(5));
+  REQUIRE(is_ok(run_all(*store, task(6, 1, "Story", "By 6"))));
+  CHECK(store->find(1)->summary == "By 6");
+  CHECK(store->find(1)->version == 4);
+  CHECK(db.one("SELECT batch_id FROM task_order WHERE task_id = 1") == batch_id_text(6));
 }
 
 TEST_CASE("sqlite: the data survives reopening the file") {
