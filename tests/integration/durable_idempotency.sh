@@ -49,6 +49,12 @@ k="$(post "$second_URL" key-1 "$body" '?wait=false')"
 l="$(post "$second_URL" key-2 '{"tasks":[]}' '')"
 [ "$(status_of "$l")" = 422 ] || fail "key-2 with another body after restart: $l"
 stop_serve second
+# Both reports (as answered after the restart) agree with the store.
+printf '%s' "$body" >"$WORK/request.json"
+head -n 1 <<<"$i" >"$WORK/report2.json"
+head -n 1 <<<"$j" >"$WORK/report1.json"
+check_invariant "$db" "$WORK/request.json" "$WORK/report1.json"
+check_invariant "$db" "$WORK/request.json" "$WORK/report2.json"
 [ "$(sql_db 'SELECT count(*) FROM batches')" = 2 ] || fail "a retry was admitted as a new batch"
 [ "$(sql_db 'SELECT group_concat(version) FROM tasks WHERE id <= 3 ORDER BY id')" = "3,3,3" ] ||
   fail "versions: $(sql_db 'SELECT id, version FROM tasks WHERE id <= 3') (each batch applies once)"
