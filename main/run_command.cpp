@@ -6,6 +6,7 @@
 #include "main/log.hpp"
 #include "main/options.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "store/postgres/postgres_store.hpp"
 
 #include <caf/all.hpp>

@@ -196,8 +196,17 @@ public:
     return no_journal();
   }
 
+  caf::expected<failure_page> failures_after(std::uint64_t, std::int64_t,
+                                             std::size_t) override {
+    return no_journal();
+  }
+
   caf::expected<key_owner> find_idempotency_key(const std::string&) override {
     return no_journal();
+  }
+
+  caf::expected<bool> purge_expired(std::size_t) override {
+    return false;  // no journal: nothing to purge
   }
 
   void run_group(std::span<chunk_work> group) override {
