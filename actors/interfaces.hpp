@@ -67,6 +67,12 @@ using stage_actor = caf::typed_actor<
   // Fails held tasks of a batch with `timeout`.
   caf::reacts_to<expire_atom, std::uint64_t>>;
 
+/// One front node's chain of stage pools on a stage host, as that front sees it: a stage, whose
+/// counters its dashboard reads.
+using stage_segment_actor = stage_actor::extend<
+  // The readings of every stage's counters (the front's stats actor asks once a second).
+  caf::replies_to<stats_atom, get_atom>::with<segment_reading>>;
+
 /// Receives every failure and reports it, grouped by batch, to the coordinator.
 using failure_aggregator_actor = caf::typed_actor<
   // Failures from any stage.
@@ -114,7 +120,7 @@ using stage_host_actor = caf::typed_actor<
   // chain: tasks enter its first pool, cancel and expire reach every pool of it. The chain ends
   // with the front's coordinator.
   caf::replies_to<spawn_atom, std::vector<std::string>, stage_actor, outcome_sink_actor,
-                  failure_aggregator_actor>::with<stage_actor>,
+                  failure_aggregator_actor>::with<stage_segment_actor>,
   // The names of the stages this host serves, in pipeline order.
   caf::replies_to<get_atom>::with<std::vector<std::string>>>;
 

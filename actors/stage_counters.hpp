@@ -1,11 +1,13 @@
 // The dashboard's per-worker counters of a local stage pool. Each counter has exactly one writer
 // (the router, or one worker) that updates it with a relaxed load and store (no read-modify-write,
-// no lock, no message), at most a few times per chunk; the stats actor reads them once a second.
+// no lock, no message), at most a few times per chunk; the stats actor reads them once a second
+// (on a stage host, the front's chain there reads them when the front's stats actor asks).
 // The only lock guards the list of workers, taken when a worker is spawned or gone and by the
 // reader, never on the hot path.
 #pragma once
 
 #include "messages/outcome.hpp"
+#include "messages/stats.hpp"
 
 #include <array>
 #include <atomic>
@@ -77,10 +79,7 @@ struct alignas(64) worker_counters {
   }
 };
 
-/// Stage latency histogram (arrival at the router to the worker's done): bucket b counts
-/// latencies below 2^b microseconds (the first one below 1 us, the last one everything else).
-inline constexpr std::size_t latency_bucket_count = 28;  // up to 2^27 us, about 134 s
-
+/// The histogram's bucket of a latency (latency_bucket_count in messages/stats.hpp).
 inline std::size_t latency_bucket(std::uint64_t micros) {
   auto b = static_cast<std::size_t>(std::bit_width(micros));
   return b < latency_bucket_count ? b : latency_bucket_count - 1;
@@ -90,26 +89,6 @@ inline std::size_t latency_bucket(std::uint64_t micros) {
 inline std::uint64_t latency_bucket_bound(std::size_t bucket) {
   return std::uint64_t{1} << bucket;
 }
-
-/// What a reader sees of one worker.
-struct worker_reading {
-  std::uint64_t held = 0;
-  std::uint64_t done = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t busy_ns = 0;
-};
-
-/// What a reader sees of a stage at one moment.
-struct stage_reading {
-  std::uint64_t waiting = 0;        ///< tasks waiting out their simulated latency
-  std::uint64_t ready = 0;          ///< tasks due, not yet handed to a worker
-  std::uint64_t queued_chunks = 0;  ///< chunks handed to workers and not finished
-  std::uint64_t done = 0;           ///< all workers so far, gone ones included
-  std::uint64_t failed = 0;         ///< the workers' failures and the router's own (closed batches)
-  std::uint64_t busy_ns = 0;        ///< all workers so far
-  std::array<std::uint64_t, latency_bucket_count> latency{};
-  std::vector<worker_reading> workers;  ///< the live ones
-};
 
 /// The counters of one local stage pool: the router's own, and one block per worker.
 class stage_counters {

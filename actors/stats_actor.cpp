@@ -1,72 +1,19 @@
 #include "actors/stats_actor.hpp"
 
+#include "actors/remote/remote_stats.hpp"
+
 #include <caf/all.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <deque>
 
 namespace taskpipe {
 
-// -- host_board ----------------------------------------------------------------------------------
-
-void host_board::on_peer(const peer_event& ev) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto& h = hosts_[ev.peer];
-  h.peer = ev.peer;
-  for (auto s : ev.stages) {
-    auto name = to_string(s);
-    if (std::find(h.stages.begin(), h.stages.end(), name) == h.stages.end())
-      h.stages.push_back(name);
-  }
-  h.state = ev.what == peer_event::kind::connected   ? "connected"
-            : ev.what == peer_event::kind::lost      ? "lost"
-                                                     : "unreachable";
-  h.detail = ev.detail;
-}
-
-std::vector<host_view> host_board::read() const {
-  std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<host_view> out;
-  for (const auto& [peer, h] : hosts_)
-    out.push_back(h);
-  return out;
-}
-
-// -- quantiles -----------------------------------------------------------------------------------
-
-std::optional<double> latency_quantile_ms(const std::array<std::uint64_t, latency_bucket_count>& h,
-                                          double q) {
-  std::uint64_t total = 0;
-  for (auto n : h)
-    total += n;
-  if (total == 0)
-    return std::nullopt;
-  auto target = q * static_cast<double>(total);
-  double below = 0;
-  for (std::size_t b = 0; b < latency_bucket_count; ++b) {
-    auto n = static_cast<double>(h[b]);
-    if (n > 0 && below + n >= target) {
-      double lower = b == 0 ? 0.0 : static_cast<double>(latency_bucket_bound(b - 1));
-      double upper = static_cast<double>(latency_bucket_bound(b));
-      return (lower + (upper - lower) * ((target - below) / n)) / 1000.0;
-    }
-    below += n;
-  }
-  return static_cast<double>(latency_bucket_bound(latency_bucket_count - 1)) / 1000.0;
-}
-
 namespace {
 
 using steady = std::chrono::steady_clock;
-using histogram = std::array<std::uint64_t, latency_bucket_count>;
-
-/// A counter sample, kept to compute the next interval's rates.
-struct stage_sample {
-  std::uint64_t done = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t busy_ns = 0;
-  std::vector<std::uint64_t> worker_busy_ns;
-};
 
 struct stats_state {
   stats_config cfg;
@@ -77,9 +24,9 @@ struct stats_state {
   std::uint64_t accepted = 0;
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
-  std::array<stage_sample, stage_count> stages;
+  std::array<stage_tracker, stage_count> stages;  ///< the local ones
+  remote_stats remote;                             ///< the stage hosts' answers
   // Windows.
-  std::array<std::deque<std::pair<steady::time_point, histogram>>, stage_count> latency;
   std::deque<std::pair<steady::time_point, std::vector<std::uint64_t>>> failures;
   std::deque<rate_point> history;
   // The store probe.
@@ -110,58 +57,26 @@ const std::vector<std::string>* remote_hosts_of(const stats_config& cfg, stage s
   return nullptr;
 }
 
-stage_view view_stage(stats_state& st, stage s, steady::time_point now, double dt) {
+stage_view view_stage(stats_state& st, stage s, steady::time_point now, double dt,
+                      const std::vector<host_view>& hosts,
+                      const std::vector<segment_link>& links) {
   auto i = static_cast<std::size_t>(s);
   stage_view v;
   v.which = s;
   auto remote = remote_hosts_of(st.cfg, s);
   const auto& counters = st.cfg.counters ? st.cfg.counters->stages[i] : nullptr;
-  if (remote != nullptr || !counters) {
+  if (remote != nullptr) {
     v.local = false;
-    if (remote != nullptr)
-      v.hosts = *remote;
+    v.hosts = *remote;
+    st.remote.view(v, hosts, links, now);
     return v;
   }
-  auto r = counters->read();
-  auto& prev = st.stages[i];
-  v.waiting = r.waiting;
-  v.held = r.waiting + r.ready;
-  v.queued_chunks = r.queued_chunks;
-  v.done = r.done;
-  v.failed = r.failed;
-  if (dt > 0) {
-    v.done_per_s = static_cast<double>(r.done - std::min(prev.done, r.done)) / dt;
-    v.failed_per_s = static_cast<double>(r.failed - std::min(prev.failed, r.failed)) / dt;
-    if (!r.workers.empty()) {
-      auto busy = static_cast<double>(r.busy_ns - std::min(prev.busy_ns, r.busy_ns));
-      v.busy = std::clamp(busy / (dt * 1e9 * static_cast<double>(r.workers.size())), 0.0, 1.0);
-    }
+  if (!counters) {
+    v.local = false;
+    return v;
   }
-  bool same_workers = prev.worker_busy_ns.size() == r.workers.size();
-  std::vector<std::uint64_t> worker_busy;
-  for (std::size_t w = 0; w < r.workers.size(); ++w) {
-    const auto& x = r.workers[w];
-    v.held += x.held;
-    worker_view wv{x.held, x.done, x.failed, 0};
-    if (dt > 0 && same_workers)
-      wv.busy = std::clamp(static_cast<double>(x.busy_ns
-                                               - std::min(prev.worker_busy_ns[w], x.busy_ns))
-                             / (dt * 1e9),
-                           0.0, 1.0);
-    v.workers.push_back(wv);
-    worker_busy.push_back(x.busy_ns);
-  }
-  prev = stage_sample{r.done, r.failed, r.busy_ns, std::move(worker_busy)};
-  auto& window = st.latency[i];
-  window.emplace_back(now, r.latency);
-  trim(window, now, st.cfg.latency_window);
-  histogram delta{};
-  for (std::size_t b = 0; b < latency_bucket_count; ++b)
-    delta[b] = window.back().second[b] - window.front().second[b];
-  if (window.size() == 1)
-    delta = window.back().second;  // the first sample: everything since start
-  v.p50_ms = latency_quantile_ms(delta, 0.50);
-  v.p99_ms = latency_quantile_ms(delta, 0.99);
+  static_cast<stage_figures&>(v) =
+    st.stages[i].update(counters->read(), now, dt, st.cfg.latency_window);
   return v;
 }
 
@@ -179,10 +94,13 @@ stats_snapshot build(stats_state& st) {
   s.store_kind = st.cfg.store_kind;
   s.store_health = st.store_health;
   s.store_detail = st.store_detail;
-  if (st.cfg.hosts)
+  std::vector<segment_link> links;
+  if (st.cfg.hosts) {
     s.hosts = st.cfg.hosts->read();
+    links = st.cfg.hosts->segments();
+  }
   for (auto which : all_stages)
-    s.stages.push_back(view_stage(st, which, now, dt));
+    s.stages.push_back(view_stage(st, which, now, dt, s.hosts, links));
   // Every admitted task is in flight, failed (each recorded failure is counted by code) or
   // succeeded: no per-task counting needed for the totals.
   std::uint64_t failed = 0;
@@ -253,6 +171,33 @@ void probe_store(stats_pointer self) {
       });
 }
 
+/// Asks every connected stage host's segment for its counters, unless it still owes the last
+/// answer. The answers land in st.remote for the next snapshot: none waits for them.
+void ask_hosts(stats_pointer self) {
+  auto& st = self->state;
+  if (!st.cfg.hosts)
+    return;
+  for (auto& link : st.remote.to_ask(st.cfg.hosts->segments())) {
+    auto segment = caf::actor_cast<stage_segment_actor>(link.segment);
+    if (!segment) {
+      st.remote.failed(link, "the stage host's segment is gone");
+      continue;
+    }
+    self->request(segment, st.cfg.remote_timeout, stats_atom_v, get_atom_v)
+      .then(
+        [self, link](const segment_reading& r) {
+          self->state.remote.answered(link, r, steady::now(), self->state.cfg.latency_window);
+        },
+        [self, link](caf::error& err) {
+          auto& st = self->state;
+          st.remote.failed(link, err == caf::sec::request_timeout
+                                   ? fmt::format("no answer within {} ms",
+                                                 st.cfg.remote_timeout.count())
+                                   : self->system().render(err));
+        });
+  }
+}
+
 stats_actor::behavior_type stats_behavior(stats_pointer self, stats_config cfg) {
   self->state.cfg = std::move(cfg);
   self->send(self, caf::tick_atom_v);
@@ -260,6 +205,7 @@ stats_actor::behavior_type stats_behavior(stats_pointer self, stats_config cfg) 
     [self](caf::tick_atom) {
       auto& st = self->state;
       self->delayed_send(self, st.cfg.interval, caf::tick_atom_v);
+      ask_hosts(self);
       probe_store(self);
       if (!st.cfg.coordinator) {
         publish(self);

@@ -19,10 +19,9 @@ struct worker_view {
   double busy = 0;  ///< share of the last interval it held work, 0 to 1
 };
 
-struct stage_view {
-  stage which = stage::validate;
-  bool local = true;               ///< false: runs on stage hosts, counted there
-  std::vector<std::string> hosts;  ///< remote: where
+/// What the dashboard shows of a stage pool: a local one, one on a stage host, or the live nodes of
+/// a remote stage added up.
+struct stage_figures {
   std::uint64_t held = 0;          ///< tasks in the pool: waiting, ready and at workers
   std::uint64_t waiting = 0;       ///< of them, waiting out their simulated latency
   std::uint64_t queued_chunks = 0; ///< chunks handed to workers and not finished
@@ -34,6 +33,21 @@ struct stage_view {
   std::optional<double> p50_ms;    ///< over the last latency window; none without tasks
   std::optional<double> p99_ms;
   std::vector<worker_view> workers;
+};
+
+/// A remote stage's pool on one stage host (one row per node), from that host's last answer.
+struct node_view : stage_figures {
+  std::string peer;             ///< HOST:PORT
+  std::string state;            ///< live, stale, connecting, lost, unreachable
+  std::optional<double> age_s;  ///< since its last answer; none before the first
+  std::string detail;           ///< why it is not live
+};
+
+struct stage_view : stage_figures {
+  stage which = stage::validate;
+  bool local = true;               ///< false: runs on stage hosts (its figures add up `nodes`)
+  std::vector<std::string> hosts;  ///< remote: where
+  std::vector<node_view> nodes;    ///< remote: one per host, in `hosts` order
 };
 
 struct host_view {

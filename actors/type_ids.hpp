@@ -34,6 +34,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(taskpipe, caf::first_custom_type_id)
   // The dashboard's stats (messages/stats.hpp).
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_summary))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::coordinator_overview))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::segment_reading))
 
   // The batch journal (store/journal.hpp).
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::journaled_batch))
@@ -48,6 +49,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(taskpipe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::failure_aggregator_actor))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::store_actor))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::stage_host_actor))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::stage_segment_actor))
 
 CAF_END_TYPE_ID_BLOCK(taskpipe)
 

@@ -1,11 +1,14 @@
-// What the coordinator tells the dashboard's stats actor once a second: its batch bookkeeping
-// (the most recent batches, admissions) and the failures it recorded. Never sent per task.
+// What the dashboard's stats actor is told once a second: the coordinator's batch bookkeeping (the
+// most recent batches, admissions, the failures it recorded), and the readings of a stage pool's
+// counters, local or from a stage host. Never sent per task.
 #pragma once
 
 #include "messages/outcome.hpp"
 
 #include <caf/meta/type_name.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,6 +48,54 @@ typename Inspector::result_type inspect(Inspector& f, coordinator_overview& x) {
   return f(caf::meta::type_name("coordinator_overview"), x.recent, x.accepted, x.in_flight,
            x.running, x.batches_done, x.batches_cancelled, x.failures_by_code, x.last_failures,
            x.draining);
+}
+
+/// Stage latency histogram (arrival at the router to the worker's done): bucket b counts
+/// latencies below 2^b microseconds (the first one below 1 us, the last one everything else).
+inline constexpr std::size_t latency_bucket_count = 28;  // up to 2^27 us, about 134 s
+
+/// What a reader sees of one worker of a stage pool.
+struct worker_reading {
+  std::uint64_t held = 0;
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t busy_ns = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_reading& x) {
+  return f(caf::meta::type_name("worker_reading"), x.held, x.done, x.failed, x.busy_ns);
+}
+
+/// What a reader sees of a stage pool's counters at one moment (actors/stage_counters.hpp).
+struct stage_reading {
+  std::uint64_t waiting = 0;        ///< tasks waiting out their simulated latency
+  std::uint64_t ready = 0;          ///< tasks due, not yet handed to a worker
+  std::uint64_t queued_chunks = 0;  ///< chunks handed to workers and not finished
+  std::uint64_t done = 0;           ///< all workers so far, gone ones included
+  std::uint64_t failed = 0;         ///< the workers' failures and the router's own (closed batches)
+  std::uint64_t busy_ns = 0;        ///< all workers so far
+  std::array<std::uint64_t, latency_bucket_count> latency{};
+  std::vector<worker_reading> workers;  ///< the live ones
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_reading& x) {
+  return f(caf::meta::type_name("stage_reading"), x.waiting, x.ready, x.queued_chunks, x.done,
+           x.failed, x.busy_ns, x.latency, x.workers);
+}
+
+/// What a stage host's segment (one front's chain of pools there) answers the front's stats
+/// actor, once a second: the readings of its stages, in pipeline order (the front knows which
+/// stages it asked the host to run).
+struct segment_reading {
+  std::vector<stage_reading> readings;  ///< one per stage of the segment
+  std::uint64_t sampled_ns = 0;  ///< the host's steady clock when read: rates from its differences
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, segment_reading& x) {
+  return f(caf::meta::type_name("segment_reading"), x.readings, x.sampled_ns);
 }
 
 } // namespace taskpipe

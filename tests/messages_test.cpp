@@ -2,6 +2,7 @@
 #include "messages/outcome.hpp"
 #include "messages/report.hpp"
 #include "actors/type_ids.hpp"
+#include "messages/stats.hpp"
 #include "messages/task.hpp"
 
 #include <caf/actor_system.hpp>
@@ -115,6 +116,36 @@ TEST_CASE_METHOD(serialization_fixture, "outcome messages round-trip") {
   failure_counts c;
   c.by_stage_and_code = {1, 2, 3};
   CHECK(round_trip(c).by_stage_and_code == c.by_stage_and_code);
+}
+
+TEST_CASE_METHOD(serialization_fixture, "a stage host's counters round-trip") {
+  stage_reading r;
+  r.waiting = 1;
+  r.ready = 2;
+  r.queued_chunks = 3;
+  r.done = 4'000'000'000'000;
+  r.failed = 5;
+  r.busy_ns = 6;
+  r.latency[0] = 7;
+  r.latency[latency_bucket_count - 1] = 8;
+  r.workers = {worker_reading{9, 10, 11, 12}, worker_reading{13, 14, 15, 16}};
+  auto x = round_trip(segment_reading{{r, stage_reading{}}, 99});
+  CHECK(x.sampled_ns == 99);
+  REQUIRE(x.readings.size() == 2);
+  const auto& y = x.readings[0];
+  CHECK(y.waiting == 1);
+  CHECK(y.ready == 2);
+  CHECK(y.queued_chunks == 3);
+  CHECK(y.done == 4'000'000'000'000);
+  CHECK(y.failed == 5);
+  CHECK(y.busy_ns == 6);
+  CHECK(y.latency == r.latency);
+  REQUIRE(y.workers.size() == 2);
+  CHECK(y.workers[1].held == 13);
+  CHECK(y.workers[1].done == 14);
+  CHECK(y.workers[1].failed == 15);
+  CHECK(y.workers[1].busy_ns == 16);
+  CHECK(x.readings[1].workers.empty());
 }
 
 TEST_CASE("names are the contract's words and parse back") {

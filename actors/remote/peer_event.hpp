@@ -6,6 +6,8 @@
 
 #include "messages/outcome.hpp"
 
+#include <caf/actor_addr.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -23,6 +25,9 @@ struct peer_event {
   std::vector<stage> stages;  ///< the stages the link carries
   std::string peer;           ///< the other side: HOST:PORT of a stage host, a front's node id
   std::string detail;         ///< why it was unreachable or lost
+  /// On a front, `connected`: the stage host's segment for these stages (a stage_segment_actor),
+  /// held weakly; the dashboard's stats actor asks it for its counters.
+  caf::actor_addr segment;
 };
 
 using peer_event_fn = std::function<void(const peer_event&)>;

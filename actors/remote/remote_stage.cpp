@@ -18,7 +18,7 @@ namespace {
 
 struct replica {
   endpoint where;
-  stage_actor chain;        ///< the stages spawned on that host for us; invalid while down
+  stage_segment_actor chain; ///< the stages spawned on that host for us; invalid while down
   replica_relay_actor relay; ///< tasks go to the chain and come back through it; with chain
   bool connecting = false;
   bool tried = false;       ///< its first connection attempt has ended, well or not
@@ -66,7 +66,8 @@ std::string lost_reason(remote_state& st) {
 
 void report(remote_state& st, peer_event::kind what, const replica& r, std::string detail = {}) {
   if (st.cfg.on_peer)
-    st.cfg.on_peer(peer_event{what, st.cfg.stages, to_string(r.where), std::move(detail)});
+    st.cfg.on_peer(peer_event{what, st.cfg.stages, to_string(r.where), std::move(detail),
+                              r.chain ? r.chain.address() : caf::actor_addr{}});
 }
 
 /// Whether a task this segment held may have been applied: it has Update or a later stage.
@@ -215,13 +216,13 @@ void connect(remote_pointer self, std::size_t index) {
         self->request(host, cfg.connect_timeout, spawn_atom_v, stage_names(cfg), next,
                       outcome_sink_actor{relay}, failure_aggregator_actor{relay})
           .then(
-            [self, index, relay](stage_actor& chain) {
+            [self, index, relay](stage_segment_actor& chain) {
               auto& r = self->state.replicas[index];
               r.connecting = false;
               r.last_error.clear();
               r.chain = chain;
               r.relay = relay;
-              self->send(relay, forward_atom_v, chain);
+              self->send(relay, forward_atom_v, stage_actor{chain});
               self->monitor(chain);
               report(self->state, peer_event::kind::connected, r);
               first_attempt_ended(self, index);

@@ -15,16 +15,21 @@ namespace {
 
 /// One front node's chain of pools on this host, seen from outside as one stage.
 struct segment_state {
+  std::vector<stage> stages;       ///< in pipeline order
   std::vector<stage_actor> pools;  ///< in pipeline order
   store_actor store;               ///< this host's store: it enforces cancel and deadlines too
+  std::shared_ptr<const node_stage_counters> counters;  ///< its pools' own (the front's dashboard)
   static inline const char* name = "stage_segment";
 };
 
-stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> self,
-                                   std::vector<stage_actor> pools, store_actor store,
-                                   outcome_sink_actor coordinator) {
+stage_segment_actor::behavior_type
+segment(stage_segment_actor::stateful_pointer<segment_state> self, std::vector<stage> stages,
+        std::vector<stage_actor> pools, store_actor store,
+        std::shared_ptr<const node_stage_counters> counters, outcome_sink_actor coordinator) {
+  self->state.stages = std::move(stages);
   self->state.pools = std::move(pools);
   self->state.store = std::move(store);
+  self->state.counters = std::move(counters);
   // The chain lives as long as its front node: a lost front leaves nothing running here.
   self->monitor(coordinator);
   auto end_chain = [self](const caf::error& reason) {
@@ -46,12 +51,23 @@ stage_actor::behavior_type segment(stage_actor::stateful_pointer<segment_state> 
         self->send(p, expire_atom_v, batch);
       self->send(self->state.store, expire_atom_v, batch);
     },
+    // Once a second from the front's stats actor: a few locks on worker lists, no message to a
+    // pool.
+    [self](stats_atom, get_atom) {
+      const auto& st = self->state;
+      segment_reading r;
+      r.sampled_ns = steady_ns();
+      for (auto s : st.stages)
+        r.readings.push_back(st.counters->stages[static_cast<std::size_t>(s)]->read());
+      return r;
+    },
   };
 }
 
 struct host_state {
   stage_host_config cfg;
-  std::vector<stage_actor> segments;  ///< every chain spawned, so that exiting the host ends them
+  /// Every chain spawned, so that exiting the host ends them.
+  std::vector<stage_segment_actor> segments;
   std::map<caf::actor_addr, peer_event> links;  ///< what each chain was reported as (on_peer)
   static inline const char* name = "stage_host";
 };
@@ -61,7 +77,7 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
   self->state.cfg = std::move(cfg);
   self->set_down_handler([self](caf::down_msg& msg) {
     std::erase_if(self->state.segments,
-                  [&](const stage_actor& s) { return s.address() == msg.source; });
+                  [&](const stage_segment_actor& s) { return s.address() == msg.source; });
     if (auto i = self->state.links.find(msg.source); i != self->state.links.end()) {
       i->second.what = peer_event::kind::lost;
       i->second.detail = self->system().render(msg.reason);
@@ -77,7 +93,7 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
   return {
     [self](spawn_atom, const std::vector<std::string>& names, stage_actor next,
            outcome_sink_actor coordinator,
-           failure_aggregator_actor failures) -> caf::result<stage_actor> {
+           failure_aggregator_actor failures) -> caf::result<stage_segment_actor> {
       const auto& cfg = self->state.cfg;
       std::vector<stage> wanted;
       for (const auto& name : names) {
@@ -90,9 +106,14 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
       }
       if (wanted.empty() || !coordinator || !failures)
         return caf::make_error(caf::sec::invalid_argument, "nothing to spawn");
-      auto pools = spawn_chain(self->system(), wanted, cfg.local, chain_placement{}, next,
+      // Each chain counts for itself: every counter keeps its one writer, and a front sees
+      // only the work it sent.
+      auto local = cfg.local;
+      local.counters = node_stage_counters::make_all();
+      auto pools = spawn_chain(self->system(), wanted, local, chain_placement{}, next,
                                chain_outputs{coordinator, failures});
-      auto chain = self->system().spawn(segment, std::move(pools), cfg.local.store,
+      auto chain = self->system().spawn(segment, wanted, std::move(pools), cfg.local.store,
+                                        std::shared_ptr<const node_stage_counters>{local.counters},
                                         std::move(coordinator));
       // A chain ends with its front; forget it then, so the list does not grow forever.
       self->monitor(chain);
@@ -100,7 +121,7 @@ stage_host_actor::behavior_type host(stage_host_actor::stateful_pointer<host_sta
       if (cfg.on_peer) {
         auto sender = self->current_sender();
         peer_event ev{peer_event::kind::connected, wanted,
-                      sender ? caf::to_string(sender->node()) : std::string{"?"}, {}};
+                      sender ? caf::to_string(sender->node()) : std::string{"?"}, {}, {}};
         cfg.on_peer(ev);
         self->state.links.emplace(chain.address(), std::move(ev));
       }

@@ -1,4 +1,5 @@
-// The stage host of `taskpipe node`: spawns stage pools on request of front nodes.
+// The stage host of `taskpipe node`: spawns stage pools on request of front nodes, one chain per
+// front with counters of its own, which that front's dashboard reads (stats_atom on the chain).
 #pragma once
 
 #include "actors/chain.hpp"

@@ -65,11 +65,8 @@ void array(std::string& out, const Range& items, Write write) {
   out += ']';
 }
 
-void write_stage(std::string& out, const stage_view& v) {
-  object_writer o{out};
-  o.text("name", to_string(v.which));
-  o.text("where", v.local ? "local" : "remote");
-  array(o.key("hosts"), v.hosts, append_json_string);
+/// The figures a stage and each of its nodes have alike.
+void write_figures(object_writer& o, const stage_figures& v) {
   o.count("workers", v.workers.size());
   o.count("held", v.held);
   o.count("waiting", v.waiting);
@@ -87,6 +84,22 @@ void write_stage(std::string& out, const stage_view& v) {
     wo.count("done", w.done);
     wo.count("failed", w.failed);
     wo.number("busy", w.busy);
+  });
+}
+
+void write_stage(std::string& out, const stage_view& v) {
+  object_writer o{out};
+  o.text("name", to_string(v.which));
+  o.text("where", v.local ? "local" : "remote");
+  array(o.key("hosts"), v.hosts, append_json_string);
+  write_figures(o, v);
+  array(o.key("nodes"), v.nodes, [](std::string& s, const node_view& n) {
+    object_writer no{s};
+    no.text("peer", n.peer);
+    no.text("state", n.state);
+    no.maybe("age_s", n.age_s);
+    no.text("detail", n.detail);
+    write_figures(no, n);
   });
 }
 

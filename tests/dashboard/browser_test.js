@@ -1,8 +1,9 @@
 // The dashboard page in Debian's chromium (headless, a fresh user-data dir, background networking
 // off), driven by playwright-core, against real `taskpipe serve` processes: the four stages
 // render, numbers move after a POST, a failing batch shows its code, a hidden tab stops its
-// stream, the page recovers after the node restarts, and the token form works. Saves
-// $OUT/dashboard.png. Prints one line per case and "N passed, N failed"; exits 1 on a failure.
+// stream, the page recovers after the node restarts, the token form works, and a remote stage
+// draws a box per stage host (live, then lost). Saves $OUT/dashboard.png and
+// $OUT/dashboard-remote.png. Prints one line per case and "N passed, N failed"; exits 1 on a failure.
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -64,6 +65,39 @@ class Node {
     });
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
     return (await res.json()).batch_id;
+  }
+}
+
+// `taskpipe node`: a stage host for the remote case.
+class StageHost {
+  constructor(args) {
+    this.args = args;
+    this.stderr = '';
+  }
+
+  start() {
+    return new Promise((resolve, reject) => {
+      const proc = spawn(BINARY, ['node', '--listen=127.0.0.1:0', '--store=memory', '--seed-tasks=5000',
+        ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = proc;
+      proc.stderr.on('data', (d) => { this.stderr += d; });
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no "node listening on" in 20 s: ${this.stderr}`)), 20000);
+      proc.stdout.on('data', (d) => {
+        out += d;
+        const m = out.match(/node listening on (127\.0\.0\.1:\d+)/);
+        if (m) {
+          clearTimeout(timer);
+          this.peer = m[1];
+          resolve(this);
+        }
+      });
+      proc.on('exit', (code) => reject(new Error(`node exited with ${code}: ${this.stderr}`)));
+    });
+  }
+
+  kill() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
 
@@ -227,6 +261,38 @@ async function main() {
   } finally {
     await guarded.stop().catch(() => {});
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  const host = await new StageHost(['--stages=update,notify', '--log-level=warn']).start();
+  const front = await new Node([`--remote=update@${host.peer}`, `--remote=notify@${host.peer}`, '--log-level=warn']).start();
+  try {
+    await check('a remote stage draws one box per stage host, live, then lost', async () => {
+      const tab = await context.newPage();
+      const tabProblems = [];
+      watchPage(tab, tabProblems);
+      await tab.goto(`${front.url}/`);
+      const box = (stage, state) => `#graph g.stage.node[data-stage="${stage}"][data-peer="${host.peer}"]${state ? `[data-state="${state}"]` : ''}`;
+      await tab.waitForSelector(box('update', 'live'), { timeout: 10000 });
+      await tab.waitForSelector(box('notify', 'live'), { timeout: 10000 });
+      await tab.waitForSelector(`[data-field="hosts"] .host[data-host="${host.peer}"][data-state="connected"]`, { timeout: 5000 });
+      const local = await tab.$$eval('#graph g.stage.local', (gs) => gs.map((g) => g.dataset.stage));
+      assert(JSON.stringify(local) === '["validate","audit"]', `local boxes: ${local}`);
+      await front.post(updates(1, 2000));
+      await tab.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.done) >= 2000,
+        box('notify'), { timeout: 15000 });
+      await tab.screenshot({ path: path.join(OUT, 'dashboard-remote.png'), fullPage: true });
+      host.kill();
+      await tab.waitForSelector(box('update', 'lost'), { timeout: 8000 });
+      await tab.waitForSelector(`[data-field="hosts"] .host[data-host="${host.peer}"][data-state="lost"]`, { timeout: 5000 });
+      const text = await tab.$eval(box('update', 'lost'), (g) => g.textContent);
+      assert(/lost/.test(text) && /last data .* old/.test(text), `the lost box says: ${text}`);
+      assert(await connection(tab) === 'live', 'the page lost its stream with the host');
+      assert(tabProblems.length === 0, `problems: ${tabProblems.join('; ')}`);
+      await tab.close();
+    });
+  } finally {
+    host.kill();
+    await front.stop().catch(() => {});
   }
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // The dashboard's data against a real `taskpipe serve`: GET /v1/stats (the snapshot's schema and
-// values: counters rise after a batch, a failing batch shows its code), GET /v1/events (SSE
-// framing, one snapshot a second, ended by a drain), and both behind --api-token-file.
+// values: counters rise after a batch, a failing batch shows its code; a stage host's rows, live,
+// frozen and killed), GET /v1/events (SSE framing, one snapshot a second, ended by a drain), and
+// both behind --api-token-file.
 #include "support/http_client.hpp"
 #include "support/serve_process.hpp"
 
@@ -240,4 +241,139 @@ TEST_CASE("the dashboard behind --api-token-file", "[http][serve][dashboard]") {
   CHECK(r.status == 200);
   CHECK(stats(node.port(), "dash-token")["stages"].size() == 4);
   CHECK(http_call(node.port(), http_request{"GET", "/healthz", {}, {}}).status == 200);
+}
+
+namespace {
+
+const json& node_row(const json& stage) {
+  REQUIRE(stage["nodes"].size() == 1);
+  return stage["nodes"][0];
+}
+
+/// /v1/stats, which must answer within a second whatever the stage hosts do.
+json stats_quickly(std::uint16_t port) {
+  auto start = std::chrono::steady_clock::now();
+  auto s = stats(port);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  return s;
+}
+
+json stats_quickly_until(std::uint16_t port, const std::function<bool(const json&)>& ok,
+                         milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  json s = stats_quickly(port);
+  while (!ok(s) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    s = stats_quickly(port);
+  }
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("GET /v1/stats: a stage host's rows, frozen, then killed", "[http][serve][dashboard]") {
+  // A long connection timeout on both sides: a frozen host stays connected (and unanswering) for
+  // the test's while, instead of being declared lost after 2 s.
+  serve_process host{"node", {"--stages=update,notify", "--listen=127.0.0.1:0", "--store=memory",
+                              "--seed-tasks=5000", "--workers=2", "--log-level=warn",
+                              "--middleman.connection-timeout=15s"}};
+  auto peer = "127.0.0.1:" + std::to_string(host.port());
+  auto node = start_node({"--remote=update@" + peer, "--remote=notify@" + peer,
+                          "--middleman.connection-timeout=15s"});
+  auto live = [](const json& x) {
+    return node_row(stage_of(x, "update"))["state"] == "live"
+           && node_row(stage_of(x, "notify"))["state"] == "live";
+  };
+  auto s = stats_until(node.port(), live);
+  for (auto name : {"update", "notify"}) {
+    const auto& st = stage_of(s, name);
+    INFO(name << ": " << st.dump());
+    CHECK(st["where"] == "remote");
+    CHECK(st["hosts"] == json::array({peer}));
+    const auto& n = node_row(st);
+    CHECK(n["peer"] == peer);
+    CHECK(n["state"] == "live");
+    CHECK(n["age_s"].is_number());
+    CHECK(n["detail"] == "");
+    CHECK(n["workers"] == 2);
+    CHECK(n["worker_list"].size() == 2);
+    CHECK(n["done"] == 0);
+    CHECK(st["workers"] == 2);  // the live nodes added up
+  }
+  CHECK(stage_of(s, "validate")["nodes"].empty());
+  REQUIRE(s["hosts"].size() == 1);
+  CHECK(s["hosts"][0]["peer"] == peer);
+  CHECK(s["hosts"][0]["state"] == "connected");
+  CHECK(s["hosts"][0]["stages"] == json::array({"update", "notify"}));
+
+  // A batch: the host's counters rise, in its rows and in the stages' sums.
+  auto r = http_call(node.port(), http_request::post_json("/v1/batches", tasks_body(1, 3000)));
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["succeeded"] == 3000);
+  s = stats_until(node.port(), [](const json& x) {
+    return node_row(stage_of(x, "update"))["done"] == 3000
+           && node_row(stage_of(x, "notify"))["done"] == 3000;
+  });
+  CHECK(stage_of(s, "validate")["done"] == 3000);  // local
+  for (auto name : {"update", "notify"}) {
+    const auto& st = stage_of(s, name);
+    INFO(name << ": " << st.dump());
+    const auto& n = node_row(st);
+    CHECK(n["done"] == 3000);
+    CHECK(n["held"] == 0);
+    CHECK(n["p50_ms"].is_number());
+    CHECK(n["p99_ms"].get<double>() >= n["p50_ms"].get<double>());
+    std::uint64_t by_workers = 0;
+    for (const auto& w : n["worker_list"])
+      by_workers += w["done"].get<std::uint64_t>();
+    CHECK(by_workers == 3000);
+    CHECK(st["done"] == 3000);
+    CHECK(st["p50_ms"].is_number());
+  }
+
+  // Frozen: the snapshots go on once a second; the rows go stale, keep their last totals and say
+  // how old they are.
+  host.signal(SIGSTOP);
+  auto frozen_at = stats_quickly(node.port())["seq"].get<std::uint64_t>();
+  s = stats_quickly_until(node.port(), [](const json& x) {
+    return node_row(stage_of(x, "update"))["state"] == "stale"
+           && node_row(stage_of(x, "update"))["age_s"].get<double>() >= 2.0;
+  }, 6s);
+  {
+    const auto& n = node_row(stage_of(s, "update"));
+    INFO(n.dump());
+    CHECK(n["state"] == "stale");
+    CHECK(n["detail"].get<std::string>().find("no answer within") != std::string::npos);
+    CHECK(n["done"] == 3000);
+    CHECK(n["done_per_s"] == 0);
+    CHECK(stage_of(s, "update")["done"] == 0);  // no live node
+    CHECK(s["seq"].get<std::uint64_t>() >= frozen_at + 2);
+  }
+  host.signal(SIGCONT);
+  s = stats_quickly_until(node.port(), live, 5s);
+  CHECK(live(s));
+  CHECK(node_row(stage_of(s, "update"))["done"] == 3000);  // the same pools, answering again
+
+  // Killed: the link goes down; the rows say lost, with the age of their last data.
+  host.signal(SIGKILL);
+  auto killed_at = stats_quickly(node.port())["seq"].get<std::uint64_t>();
+  s = stats_quickly_until(node.port(), [](const json& x) {
+    return node_row(stage_of(x, "update"))["state"] == "lost"
+           && node_row(stage_of(x, "notify"))["state"] == "lost";
+  }, 5s);
+  for (auto name : {"update", "notify"}) {
+    const auto& n = node_row(stage_of(s, name));
+    INFO(name << ": " << n.dump());
+    CHECK(n["state"] == "lost");
+    CHECK(!n["detail"].get<std::string>().empty());
+    CHECK(n["age_s"].is_number());
+    CHECK(n["done"] == 3000);
+  }
+  REQUIRE(s["hosts"].size() == 1);
+  CHECK(s["hosts"][0]["state"] == "lost");
+  // And the snapshots go on.
+  s = stats_quickly_until(node.port(), [&](const json& x) {
+    return x["seq"].get<std::uint64_t>() >= killed_at + 2;
+  }, 4s);
+  CHECK(s["seq"].get<std::uint64_t>() >= killed_at + 2);
 }

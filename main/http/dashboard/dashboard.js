@@ -190,19 +190,23 @@ function renderHeader(s) {
   field('version', s.node.version);
   field('uptime', duration(s.node.uptime_s * 1000) + (s.node.draining ? ' (draining)' : ''));
   field('store', `${s.store.kind}, ${s.store.health}${s.store.detail ? `: ${s.store.detail}` : ''}`);
-  const connected = s.hosts.filter((h) => h.state === 'connected').length;
-  field('hosts', s.hosts.length === 0 ? 'none (all stages local)'
-    : `${connected} of ${s.hosts.length} connected`);
+  const hosts = document.querySelector('[data-field="hosts"]');
+  if (s.hosts.length === 0) hosts.textContent = 'none (all stages local)';
+  else hosts.replaceChildren(...s.hosts.map((h) => el('span', {
+    class: `host ${h.state}`, 'data-host': h.peer, 'data-state': h.state,
+    title: `${h.stages.join(', ')}${h.detail ? `: ${h.detail}` : ''}`,
+  }, `${h.peer} ${h.state}`)));
   field('in_flight', count(s.totals.in_flight));
 }
 
-// One column per stage; one row for this node's own pools and one per stage host.
+// One column per stage; one row for this node's own pools and one per stage host, where a remote
+// stage has a box per host (its node).
 function renderGraph(s) {
   const graph = $('#graph');
   graph.replaceChildren();
   const rows = [s.node.name];
   for (const stage of s.stages)
-    for (const host of stage.hosts) if (!rows.includes(host)) rows.push(host);
+    for (const node of stage.nodes) if (!rows.includes(node.peer)) rows.push(node.peer);
   const rowHeight = 150;
   const top = 22;
   graph.setAttribute('viewBox', `0 0 1000 ${top + rows.length * rowHeight}`);
@@ -211,51 +215,69 @@ function renderGraph(s) {
   const boxes = [];
   s.stages.forEach((stage, column) => {
     const x = column * (width + gap);
-    const where = stage.where === 'local' ? [s.node.name] : stage.hosts;
-    where.forEach((row) => {
+    const place = (row, box) => {
       const y = top + rows.indexOf(row) * rowHeight;
       boxes.push({ column, y });
-      graph.append(stageBox(stage, x, y, width, rowHeight - 22));
-    });
+      graph.append(box(x, y, width, rowHeight - 22));
+    };
+    if (stage.where === 'local') place(s.node.name, (...at) => stageBox(stage, stage, ...at));
+    else if (stage.nodes.length === 0) place(s.node.name, (...at) => stageBox(stage, null, ...at));
+    else for (const node of stage.nodes) place(node.peer, (...at) => stageBox(stage, node, ...at));
   });
-  rows.forEach((row, i) => graph.append(svg('text', { class: 'row-label', x: 0, y: top + i * rowHeight - 6 }, row)));
+  rows.forEach((row, i) => graph.append(svg('text', { class: 'row-label', x: 0, y: top + i * rowHeight - 6 },
+    i === 0 ? row : `stage host ${row}`)));
+  // Tasks go from any box of a stage to any box of the next one.
   for (let column = 0; column + 1 < s.stages.length; ++column) {
-    const from = boxes.find((b) => b.column === column);
-    const to = boxes.find((b) => b.column === column + 1);
-    if (!from || !to) continue;
     const x1 = column * (width + gap) + width;
     const x2 = x1 + gap;
-    const y1 = from.y + 60;
-    const y2 = to.y + 60;
-    graph.append(svg('path', { class: 'arrow', d: `M${x1 + 2},${y1} C${x1 + gap / 2},${y1} ${x1 + gap / 2},${y2} ${x2 - 9},${y2}` }));
-    graph.append(svg('path', { class: 'arrowhead', d: `M${x2 - 1},${y2} l-9,-5 v10 z` }));
+    for (const from of boxes.filter((b) => b.column === column)) {
+      for (const to of boxes.filter((b) => b.column === column + 1)) {
+        const y1 = from.y + 60;
+        const y2 = to.y + 60;
+        graph.append(svg('path', { class: 'arrow', d: `M${x1 + 2},${y1} C${x1 + gap / 2},${y1} ${x1 + gap / 2},${y2} ${x2 - 9},${y2}` }));
+        graph.append(svg('path', { class: 'arrowhead', d: `M${x2 - 1},${y2} l-9,-5 v10 z` }));
+      }
+    }
   }
 }
 
-function stageBox(stage, x, y, width, height) {
-  const g = svg('g', {
-    class: `stage ${stage.where}`, 'data-stage': stage.name, 'data-done': stage.done,
-    'data-failed': stage.failed, 'data-busy': busyClass(stage.busy),
-  });
+const stateText = { stale: 'not answering', connecting: 'connecting', lost: 'lost', unreachable: 'unreachable' };
+
+// A stage's box: `figures` is the stage itself (local), one of its nodes (remote), or null (a
+// remote stage without hosts to show).
+function stageBox(stage, figures, x, y, width, height) {
+  const node = figures && figures !== stage ? figures : null;
+  const live = figures !== null && (node === null || node.state === 'live');
+  const attrs = { class: `stage ${stage.where}`, 'data-stage': stage.name };
+  if (figures) Object.assign(attrs, { 'data-done': figures.done, 'data-failed': figures.failed, 'data-busy': busyClass(figures.busy) });
+  if (node) Object.assign(attrs, { class: `stage remote node ${node.state}`, 'data-peer': node.peer, 'data-state': node.state });
+  const g = svg('g', attrs);
   const box = svg('rect', { class: 'box', x, y, width, height, rx: 8 });
-  if (stage.where === 'local') {
-    box.setAttribute('fill', busyColour[busyClass(stage.busy)]);
-    box.setAttribute('fill-opacity', (0.18 + 0.5 * stage.busy).toFixed(2));
+  if (live) {
+    box.setAttribute('fill', busyColour[busyClass(figures.busy)]);
+    box.setAttribute('fill-opacity', (0.18 + 0.5 * figures.busy).toFixed(2));
   }
   g.append(box);
   const line = (i, text, cls) => g.append(svg('text', { x: x + 10, y: y + 20 + i * 19, class: cls || '' }, text));
   line(0, stage.name[0].toUpperCase() + stage.name.slice(1), 'title');
-  if (stage.where !== 'local') {
-    line(1, 'on a stage host');
-    line(2, 'counted there');
+  if (!figures) {
+    line(1, 'on stage hosts');
     return g;
   }
-  g.append(svg('text', { x: x + width - 10, y: y + 20, 'text-anchor': 'end' }, `busy ${percent(stage.busy)}`));
-  line(1, `${stage.workers} workers · ${count(stage.held)} held`);
-  line(2, `${count(stage.queued_chunks)} chunks queued · ${count(stage.waiting)} waiting`);
-  line(3, `done ${rate(stage.done_per_s)}/s · failed ${rate(stage.failed_per_s)}/s`);
-  line(4, `p50 ${latency(stage.p50_ms)} · p99 ${latency(stage.p99_ms)}`);
-  line(5, `total ${compact.format(stage.done)} done · ${compact.format(stage.failed)} failed`);
+  g.append(svg('text', { x: x + width - 10, y: y + 20, 'text-anchor': 'end', class: live ? '' : 'state' },
+    live ? `busy ${percent(figures.busy)}` : stateText[node.state]));
+  if (node && node.age_s === null) {
+    line(1, node.state === 'connecting' ? 'no counters yet' : 'no counters from this host');
+    if (node.detail) line(2, node.detail.slice(0, 36), 'detail');
+    return g;
+  }
+  line(1, `${figures.workers} workers · ${count(figures.held)} held`);
+  line(2, `${count(figures.queued_chunks)} chunks queued · ${count(figures.waiting)} waiting`);
+  line(3, `done ${rate(figures.done_per_s)}/s · failed ${rate(figures.failed_per_s)}/s`);
+  line(4, `p50 ${latency(figures.p50_ms)} · p99 ${latency(figures.p99_ms)}`);
+  if (live) line(5, `total ${compact.format(figures.done)} done · ${compact.format(figures.failed)} failed`);
+  else line(5, `last data ${duration(node.age_s * 1000)} old`, 'state');
+  if (node && node.detail) g.append(svg('title', {}, node.detail));
   return g;
 }
 

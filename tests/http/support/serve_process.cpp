@@ -71,13 +71,18 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd, int stderr_fd) 
 } // namespace
 
 serve_process::serve_process(const std::vector<std::string>& args,
+                             std::chrono::milliseconds startup)
+    : serve_process("serve", args, startup) {
+}
+
+serve_process::serve_process(const std::string& command, const std::vector<std::string>& args,
                              std::chrono::milliseconds startup) {
   int out[2];
   if (::pipe(out) != 0)
     throw std::runtime_error("pipe failed");
   stderr_path_ = temp_name("stderr");
   int err_fd = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> full{"serve"};
+  std::vector<std::string> full{command};
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(full, out[1], err_fd);
   ::close(out[1]);
@@ -102,12 +107,13 @@ serve_process::serve_process(const std::vector<std::string>& args,
   }
   banner_ = text.substr(0, text.find('\n'));
   auto colon = banner_.rfind(':');
-  if (banner_.rfind("listening on ", 0) != 0 || colon == std::string::npos) {
+  auto prefix = command == "serve" ? "listening on " : command + " listening on ";
+  if (banner_.rfind(prefix, 0) != 0 || colon == std::string::npos) {
     auto err = stderr_text();
     ::kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds{5});
-    throw std::runtime_error("taskpipe serve did not start: stdout '" + text + "', stderr '" + err
-                             + "'");
+    throw std::runtime_error("taskpipe " + command + " did not start: stdout '" + text
+                             + "', stderr '" + err + "'");
   }
   port_ = static_cast<std::uint16_t>(std::atoi(banner_.c_str() + colon + 1));
 }

@@ -1,5 +1,6 @@
-// Runs `taskpipe serve` as a real child process for the integration tests: reads the port from
-// its "listening on HOST:PORT" line, and kills it (SIGKILL) if a test ends with it still running.
+// Runs `taskpipe serve` (or `taskpipe node`) as a real child process for the integration tests:
+// reads the port from its "listening on HOST:PORT" line ("node listening on ..."), and kills it
+// (SIGKILL) if a test ends with it still running.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,10 @@ public:
   /// Throws std::runtime_error when it does not print "listening on" within `startup`.
   explicit serve_process(const std::vector<std::string>& args,
                          std::chrono::milliseconds startup = std::chrono::seconds{20});
+
+  /// Starts `binary COMMAND ARGS...` instead, e.g. a stage host (`node`).
+  serve_process(const std::string& command, const std::vector<std::string>& args,
+                std::chrono::milliseconds startup = std::chrono::seconds{20});
 
   ~serve_process();
 
