@@ -218,10 +218,11 @@ int run_command(const std::vector<std::string>& args) {
     self->request(node.coordinator, caf::infinite, drain_atom_v)
       .receive([](done_atom) {}, [](caf::error&) {});
   }
-  for (const auto& f : figures.report.failures) {
-    figures.by_code[to_string(f.code)] += 1;
-    figures.by_stage_and_code[to_string(f.where) + "/" + to_string(f.code)] += 1;
-  }
+  if (figures.report.finished)
+    for (const auto& f : figures.report.finished->marks) {
+      figures.by_code[to_string(f.code)] += 1;
+      figures.by_stage_and_code[to_string(f.where) + "/" + to_string(f.code)] += 1;
+    }
   if (opts.flag("json"))
     print_json(figures);
   else
