@@ -49,7 +49,7 @@ TEST_CASE("finished reports: evicts the least recently used beyond the count") {
   CHECK(cache.peek(3, now)->report->batch_id == batch_id_text(3));
 }
 
-TEST_CASE("finished reports: evicts by bytes; a report over the bound is not kept") {
+TEST_CASE("finished reports: evicts by bytes, and a report over the bound is not kept") {
   auto one = entry(1, 1000, now).bytes();  // about 70 KB each
   finished_reports cache{{100, 3 * one + one / 2, std::chrono::hours{1}}};
   for (std::uint64_t id = 1; id <= 5; ++id)
