@@ -1,7 +1,12 @@
+// The coordinator: admission, each task's first outcome, deadlines, cancellation, drain. What it
+// answers about batches (reports, pages, the cache of finished reports) is in
+// coordinator_reports.cpp; the state both share is coordinator_state.hpp.
 #include "actors/coordinator.hpp"
 
 #include "actors/batch_resume.hpp"
+#include "actors/coordinator_state.hpp"
 #include "actors/failure_aggregator.hpp"
+#include "actors/id_set.hpp"
 #include "store/task_store.hpp"
 
 #include <caf/all.hpp>
@@ -9,143 +14,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <deque>
-#include <limits>
-#include <unordered_map>
 
 namespace taskpipe {
 
-namespace {
-
-using clock_time = caf::actor_clock::time_point;
-using report_promise = caf::typed_response_promise<batch_report>;
-
-enum class outcome : std::uint8_t { pending, succeeded, failed };
-
-struct batch_record {
-  std::uint64_t id = 0;
-  std::uint64_t total = 0;
-  // By position, until the batch is complete (then freed: finished batches are kept for minutes).
-  std::vector<std::int64_t> ids;     ///< task ids
-  std::vector<outcome> outcomes;     ///< the first outcome of each task wins
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::vector<task_failure> failures;
-  clock_time started;
-  clock_time finished;
-  std::chrono::milliseconds timeout{0};  ///< the deadline, from `started`
-  std::int64_t admitted_ms = 0;          ///< Unix milliseconds, as journaled
-  bool complete = false;  ///< every task has its outcome; the report is final
-  bool answered = false;  ///< complete, its outcome recorded (journal), its waiters answered
-  std::string idempotency_key;  ///< "" for none
-  std::string body_digest;
-  bool cancelled = false;
-  std::vector<report_promise> waiters;
-
-  std::uint64_t pending() const {
-    return total - succeeded - failed;
-  }
-};
-
-/// What the dashboard asks for once a second (coordinator_overview), kept up to date per batch
-/// and per failure chunk.
-struct dashboard_book {
-  static constexpr std::size_t recent_batches = 20;
-  static constexpr std::size_t recent_failures = 20;
-  std::deque<std::uint64_t> recent;  ///< the most recently admitted batch ids, oldest first
-  std::uint64_t accepted = 0;        ///< tasks admitted since start
-  std::vector<std::uint64_t> by_code = std::vector<std::uint64_t>(failure_code_count);
-  std::deque<task_failure> last_failures;  ///< oldest first
-};
-
-struct coordinator_state {
-  coordinator_config cfg;
-  std::shared_ptr<pipeline_metrics> metrics;
-  store_actor store;
-  failure_aggregator_actor aggregator;
-  std::vector<stage_actor> stages;  ///< validate, audit, update, notify
-  std::unordered_map<std::uint64_t, batch_record> batches;
-  std::unordered_map<std::string, std::uint64_t> keys;  ///< Idempotency-Key -> batch in `batches`
-  std::deque<std::pair<clock_time, std::uint64_t>> finished_order;
-  std::uint64_t running = 0;
-  std::uint64_t in_flight = 0;
-  std::uint64_t batches_done = 0;
-  std::uint64_t batches_cancelled = 0;
-  bool draining = false;
-  std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
-  std::uint64_t last_batch = 0; ///< the number of the batch admitted last
-  dashboard_book book;
-  static inline const char* name = "coordinator";
-};
-
-/// The coordinator also talks to itself: deadline timers.
-using coordinator_impl = coordinator_actor::extend<
-  // A batch's deadline passed: stages fail what they hold of it.
-  caf::reacts_to<expire_atom, std::uint64_t>,
-  // A batch's deadline plus grace passed; tasks still without outcome fail.
-  caf::reacts_to<expire_atom, std::uint64_t, bool>>;
-
-using coordinator_pointer = coordinator_impl::stateful_pointer<coordinator_state>;
-
-/// Finds repeated ids in a batch: an open-addressing set sized once for the batch (a node-based
-/// std::unordered_set costs a cache miss and an allocation per id at a million ids).
-class id_set {
-public:
-  explicit id_set(std::size_t n) {
-    std::size_t size = 16;
-    while (size < 2 * n)
-      size *= 2;
-    slots_.assign(size, empty);
-  }
-
-  /// Inserts `id`; false if it was there already.
-  bool insert(std::int64_t id) {
-    if (id == empty) {
-      bool first = !has_empty_;
-      has_empty_ = true;
-      return first;
-    }
-    auto mask = slots_.size() - 1;
-    auto h = static_cast<std::uint64_t>(id) * 0x9E3779B97F4A7C15ULL;
-    for (auto i = (h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == id)
-        return false;
-      if (slots_[i] == empty) {
-        slots_[i] = id;
-        return true;
-      }
-    }
-  }
-
-private:
-  static constexpr std::int64_t empty = std::numeric_limits<std::int64_t>::min();
-  std::vector<std::int64_t> slots_;
-  bool has_empty_ = false;
-};
-
-/// The batch's report without its failures.
-batch_report report_header(coordinator_pointer self, const batch_record& b) {
-  batch_report r;
-  r.batch_id = batch_id_text(b.id);
-  r.state = b.cancelled           ? batch_state::cancelled
-            : b.pending() == 0   ? batch_state::done
-                                  : batch_state::running;
-  r.total = b.total;
-  r.succeeded = b.succeeded;
-  r.failed = b.failed;
-  r.pending = b.pending();
-  auto end = b.complete ? b.finished : self->clock().now();
-  r.elapsed_ms = std::chrono::duration<double, std::milli>(end - b.started).count();
-  return r;
-}
-
-/// The batch's report: with its failures once it is complete.
-batch_report make_report(coordinator_pointer self, const batch_record& b) {
-  auto r = report_header(self, b);
-  if (b.complete)
-    r.failures = b.failures;
-  return r;
-}
+namespace coordination {
 
 void shutdown(coordinator_pointer self) {
   auto& st = self->state;
@@ -158,7 +30,17 @@ void shutdown(coordinator_pointer self) {
   self->quit();
 }
 
-/// Drops the Idempotency-Key of batch `id` from memory (the store keeps it).
+batch_record* find_batch(coordinator_pointer self, const std::string& text) {
+  std::uint64_t id = 0;
+  if (!parse_batch_id(text, id))
+    return nullptr;
+  auto i = self->state.batches.find(id);
+  return i == self->state.batches.end() ? nullptr : &i->second;
+}
+
+namespace {
+
+/// Drops the Idempotency-Key of an abandoned batch `id` from memory.
 void forget_key(coordinator_pointer self, std::uint64_t id) {
   auto& st = self->state;
   auto i = st.batches.find(id);
@@ -166,51 +48,14 @@ void forget_key(coordinator_pointer self, std::uint64_t id) {
     st.keys.erase(i->second.idempotency_key);
 }
 
-void forget_old_batches(coordinator_pointer self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  while (!st.finished_order.empty()
-         && now - st.finished_order.front().first > finished_batch_retention) {
-    forget_key(self, st.finished_order.front().second);
-    st.batches.erase(st.finished_order.front().second);
-    st.finished_order.pop_front();
-  }
-}
-
-/// A complete batch whose outcome is recorded: answers its waiters, starts its retention and
-/// lets a drain finish.
-void answer_batch(coordinator_pointer self, batch_record& b) {
-  auto& st = self->state;
-  b.answered = true;
-  --st.running;
-  if (!b.waiters.empty()) {
-    auto report = make_report(self, b);
-    for (auto& w : b.waiters)
-      w.deliver(report);
-    b.waiters.clear();
-  }
-  st.finished_order.emplace_back(b.finished, b.id);
-  forget_old_batches(self);
-  if (st.draining && st.running == 0)
-    shutdown(self);
-}
-
-/// Answers the batch `id` once its outcome is recorded (or could not be: the report stands).
-void answer_recorded(coordinator_pointer self, std::uint64_t id) {
-  auto i = self->state.batches.find(id);
-  if (i != self->state.batches.end() && !i->second.answered)
-    answer_batch(self, i->second);
-}
-
+/// Completes `b` once every task has its outcome (complete_batch answers it; with the journal
+/// off at once, and then `b` is gone).
 void finish_if_done(coordinator_pointer self, batch_record& b) {
   if (b.pending() != 0 || b.complete)
     return;
   auto& st = self->state;
   b.complete = true;
   b.finished = self->clock().now();
-  std::sort(b.failures.begin(), b.failures.end(), [](const auto& x, const auto& y) {
-    return x.id != y.id ? x.id < y.id : x.index < y.index;
-  });
   if (b.cancelled) {
     ++st.batches_cancelled;
     st.metrics->batches_cancelled.fetch_add(1, std::memory_order_relaxed);
@@ -220,15 +65,7 @@ void finish_if_done(coordinator_pointer self, batch_record& b) {
   }
   b.ids = {};
   b.outcomes = {};
-  if (!st.cfg.journal)
-    return answer_batch(self, b);
-  // Recorded before anyone is answered, so that a restart answers the same report.
-  auto report = report_header(self, b);
-  batch_outcome o{b.id, report.state, unix_now_ms(), report.elapsed_ms, b.succeeded, b.failures};
-  auto id = b.id;
-  self->request(st.store, caf::infinite, outcome_atom_v, std::move(o))
-    .then([self, id](done_atom) { answer_recorded(self, id); },
-          [self, id](caf::error&) { answer_recorded(self, id); });
+  complete_batch(self, b);
 }
 
 /// Records one task's outcome unless it already has one. Returns whether it was recorded.
@@ -271,53 +108,12 @@ void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t) 
     flush_chunk(self, chunk);
 }
 
-// -- the dashboard's bookkeeping ----------------------------------------------------------------
-
+/// The dashboard's bookkeeping of an admission.
 void note_admitted(dashboard_book& book, std::uint64_t id, std::uint64_t tasks) {
   book.accepted += tasks;
   book.recent.push_back(id);
   if (book.recent.size() > dashboard_book::recent_batches)
     book.recent.pop_front();
-}
-
-/// Counts the failures recorded from `first` on by code and keeps the last few.
-void note_failures(dashboard_book& book, const std::vector<task_failure>& failures,
-                   std::size_t first) {
-  for (auto i = first; i < failures.size(); ++i)
-    book.by_code[static_cast<std::size_t>(failures[i].code)] += 1;
-  auto keep = std::min(failures.size() - first, dashboard_book::recent_failures);
-  for (auto i = failures.size() - keep; i < failures.size(); ++i)
-    book.last_failures.push_back(failures[i]);
-  while (book.last_failures.size() > dashboard_book::recent_failures)
-    book.last_failures.pop_front();
-}
-
-coordinator_overview make_overview(coordinator_pointer self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  coordinator_overview o;
-  for (auto i = st.book.recent.rbegin(); i != st.book.recent.rend(); ++i) {
-    auto found = st.batches.find(*i);
-    if (found == st.batches.end())
-      continue;
-    const auto& b = found->second;
-    auto state = b.cancelled           ? batch_state::cancelled
-                 : b.pending() == 0   ? batch_state::done
-                                       : batch_state::running;
-    o.recent.push_back(batch_summary{b.id, state, b.total, b.succeeded, b.failed,
-                                     ms(now - b.started),
-                                     ms((b.complete ? b.finished : now) - b.started)});
-  }
-  o.accepted = st.book.accepted;
-  o.in_flight = st.in_flight;
-  o.running = st.running;
-  o.batches_done = st.batches_done;
-  o.batches_cancelled = st.batches_cancelled;
-  o.failures_by_code = st.book.by_code;
-  o.last_failures.assign(st.book.last_failures.rbegin(), st.book.last_failures.rend());
-  o.draining = st.draining;
-  return o;
 }
 
 /// Creates the record of batch `id` with `n` tasks, started at `started`, and counts it running.
@@ -410,7 +206,7 @@ void abandon(coordinator_pointer self, std::uint64_t id) {
     shutdown(self);
 }
 
-/// Admits `req` and starts its tasks, then calls `started(batch)`; with the journal (cfg.journal)
+/// Admits `req` and starts its tasks, then calls `started(id)`; with the journal (cfg.journal)
 /// only once the store holds the batch durably. `refused(error)` instead when it is refused or
 /// cannot be journaled. One round trip to the store per batch: its tasks travel there as one
 /// message and come back in the answer (moved, not copied).
@@ -429,8 +225,9 @@ void admit_and_start(coordinator_pointer self, batch_request& req, Started start
     st.keys.emplace(b.idempotency_key, b.id);
   }
   if (!st.cfg.journal) {
-    start_batch(self, b, req.tasks);
-    return started(b);
+    auto id = b.id;
+    start_batch(self, b, req.tasks); // an empty batch is answered (and gone) in there
+    return started(id);
   }
   journaled_batch entry{b.id, b.admitted_ms, b.admitted_ms + timeout.count(),
                         std::move(req.idempotency_key), std::move(req.body_digest),
@@ -443,7 +240,7 @@ void admit_and_start(coordinator_pointer self, batch_request& req, Started start
         if (i == self->state.batches.end())
           return;
         start_batch(self, i->second, entry.tasks);
-        started(i->second);
+        started(id);
       },
       [self, id, refused](caf::error& err) mutable {
         abandon(self, id);
@@ -490,40 +287,28 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
     arm_deadline(self, b);
 }
 
-caf::error key_reused(const std::string& key) {
-  return caf::make_error(refusal::idempotency_key_reused,
-                         fmt::format("Idempotency-Key \"{}\" was sent before with another body",
-                                     key));
-}
-
-/// Answers a request for `b`, admitted earlier under the same Idempotency-Key, as the original
-/// request would have been answered: its final report (`wait`) or its status.
-void answer_again(coordinator_pointer self, batch_record& b, const std::string& digest, bool wait,
-                  report_promise& promise) {
-  if (b.body_digest != digest)
-    promise.deliver(key_reused(b.idempotency_key));
-  else if (!wait || b.answered)
-    promise.deliver(make_report(self, b));
-  else
-    b.waiters.push_back(promise);
-}
-
 /// POST /v1/batches: admits `req` and answers with its report (`wait`) or its status once it
 /// started. With an Idempotency-Key the node has seen (in memory, else in the store), answers the
 /// batch it names instead (422 for another body).
 void submit(coordinator_pointer self, batch_request& req, bool wait, report_promise promise) {
   auto& st = self->state;
-  auto started = [self, promise, wait](batch_record& b) mutable {
-    if (!wait || b.answered)
-      promise.deliver(make_report(self, b));
+  auto started = [self, promise, wait](std::uint64_t id) mutable {
+    auto& batches = self->state.batches;
+    if (auto i = batches.find(id); i != batches.end() && wait && !i->second.answered)
+      i->second.waiters.push_back(promise);
+    else if (i != batches.end())
+      promise.deliver(make_report(self, i->second));
+    else if (const auto* e = self->state.reports.find(id, unix_now_ms()))
+      promise.deliver(finished_answer(e->report));
     else
-      b.waiters.push_back(promise);
+      promise.deliver(unknown_batch(batch_id_text(id)));
   };
   auto refused = [promise](caf::error err) mutable { promise.deliver(std::move(err)); };
   if (req.idempotency_key.empty())
     return admit_and_start(self, req, started, refused);
   if (auto i = st.keys.find(req.idempotency_key); i != st.keys.end())
-    return answer_again(self, st.batches[i->second], req.body_digest, wait, promise);
+    if (answer_known_key(self, i->second, req.body_digest, wait, promise))
+      return;
   if (!st.cfg.journal)
     return admit_and_start(self, req, started, refused);
   auto held = std::make_shared<batch_request>(std::move(req));
@@ -534,7 +319,8 @@ void submit(coordinator_pointer self, batch_request& req, bool wait, report_prom
         auto& st = self->state;
         auto& key = held->idempotency_key;
         if (auto i = st.keys.find(key); i != st.keys.end()) // admitted meanwhile
-          return answer_again(self, st.batches[i->second], held->body_digest, wait, promise);
+          if (answer_known_key(self, i->second, held->body_digest, wait, promise))
+            return;
         if (owner == 0)
           return admit_and_start(self, *held, started, refused);
         if (digest != held->body_digest) {
@@ -542,31 +328,12 @@ void submit(coordinator_pointer self, batch_request& req, bool wait, report_prom
           return;
         }
         // Not in memory: finished (unfinished batches are resumed at start-up).
-        if (!wait) {
-          batch_report r;
-          r.batch_id = batch_id_text(owner);
-          r.state = batch_state::done;
-          promise.deliver(std::move(r));
-          return;
-        }
-        self->request(st.store, caf::infinite, report_atom_v, owner)
-          .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
-                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        answer_stored_key(self, owner, wait, promise);
       },
       [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
-batch_record* find_batch(coordinator_pointer self, const std::string& text) {
-  std::uint64_t id = 0;
-  if (!parse_batch_id(text, id))
-    return nullptr;
-  auto i = self->state.batches.find(id);
-  return i == self->state.batches.end() ? nullptr : &i->second;
-}
-
-caf::error unknown_batch(const std::string& text) {
-  return caf::make_error(refusal::unknown_batch, fmt::format("no batch {}", text));
-}
+} // namespace
 
 coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinator_config cfg,
                                             chain_factory build_chain, store_actor store,
@@ -576,6 +343,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
   st.last_batch = cfg.last_batch;
   st.metrics = std::move(metrics);
   st.store = std::move(store);
+  init_reports(self);
   st.aggregator = spawn_failure_aggregator(self->system(), self);
   st.stages = build_chain(self->system(), chain_outputs{self, st.aggregator});
   return {
@@ -590,22 +358,16 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       return promise;
     },
     [self](status_atom, const std::string& text) -> caf::result<batch_report> {
-      if (auto b = find_batch(self, text))
-        return make_report(self, *b);
-      std::uint64_t id = 0;
-      if (!self->state.cfg.journal || !parse_batch_id(text, id))
-        return unknown_batch(text);
-      // Finished before this node started, or no longer in memory: the store keeps its report.
-      auto promise = self->make_response_promise<batch_report>();
-      self->request(self->state.store, caf::infinite, report_atom_v, id)
-        .then([promise](batch_report& r) mutable { promise.deliver(std::move(r)); },
-              [promise, text](caf::error&) mutable { promise.deliver(unknown_batch(text)); });
-      return promise;
+      return status_of(self, text);
+    },
+    [self](failures_atom, const std::string& text, std::int64_t after,
+           std::uint64_t limit) -> caf::result<failure_page> {
+      return failures_of(self, text, after, limit);
     },
     [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
       auto b = find_batch(self, text);
-      if (b == nullptr)
-        return unknown_batch(text);
+      if (b == nullptr) // finished (deleting it changes nothing), or unknown
+        return status_of(self, text);
       if (b->pending() == 0 || b->cancelled)
         return make_report(self, *b);
       b->cancelled = true;
@@ -616,9 +378,7 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       // the client was told it is cancelled.
       auto promise = self->make_response_promise<batch_report>();
       auto answer = [self, promise, id = b->id, text]() mutable {
-        if (auto i = self->state.batches.find(id); i != self->state.batches.end())
-          promise.deliver(make_report(self, i->second));
-        else
+        if (!answer_held(self, id, promise)) // a batch that ran a moment ago is held
           promise.deliver(unknown_batch(text));
       };
       self->request(self->state.store, caf::infinite, outcome_atom_v,
@@ -728,12 +488,12 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
   };
 }
 
-} // namespace
+} // namespace coordination
 
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_config cfg,
                                     chain_factory build_chain, store_actor store,
                                     std::shared_ptr<pipeline_metrics> metrics) {
-  return sys.spawn(coordinator, cfg, std::move(build_chain), std::move(store), std::move(metrics));
+  return sys.spawn(coordination::coordinator, cfg, std::move(build_chain), std::move(store), std::move(metrics));
 }
 
 } // namespace taskpipe

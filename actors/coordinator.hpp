@@ -2,8 +2,10 @@
 #pragma once
 
 #include "actors/chain.hpp"
+#include "actors/finished_reports.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
+#include "store/task_store.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -15,9 +17,6 @@
 #include <vector>
 
 namespace taskpipe {
-
-/// Finished batches stay queryable at least this long.
-inline constexpr auto finished_batch_retention = std::chrono::minutes{10};
 
 /// With stage hosts: after a batch's deadline, how long stages get to report the tasks they hold
 /// before the coordinator fails whatever is still unaccounted for (stage `pipeline`, node_lost).
@@ -36,6 +35,12 @@ struct coordinator_config {
   /// Journal every batch in the store before it starts, record its outcome before it is
   /// answered, and read finished reports back from the store (store/journal.hpp).
   bool journal = false;
+  /// How long a finished batch answers (`--retention`): then it is unknown (404).
+  std::chrono::milliseconds retention = default_retention;
+  /// The cache of finished reports the node keeps in memory (actors/finished_reports.hpp); the
+  /// others are read from the store. Without the journal every report stays for the retention.
+  std::size_t cached_reports = default_cached_reports;
+  std::size_t cached_report_bytes = default_cached_report_bytes;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

@@ -27,8 +27,13 @@ using coordinator_client_actor = caf::typed_actor<
   caf::replies_to<submit_atom, batch_request>::with<batch_report>,
   // Admits a batch and answers at once with its running status (batch_id set).
   caf::replies_to<start_atom, batch_request>::with<batch_report>,
-  // The status of a batch by its batch_id text (failures included once pending is 0).
+  // The status of a batch by its batch_id text (once pending is 0 with its rendered report:
+  // batch_report::finished, shared by every reader).
   caf::replies_to<status_atom, std::string>::with<batch_report>,
+  // A page of a batch's failures: batch_id text, after (task id), limit (1 to
+  // max_failure_page). From the cache of finished reports (shared), else from the store; while
+  // the batch runs, of the failures recorded so far.
+  caf::replies_to<failures_atom, std::string, std::int64_t, std::uint64_t>::with<failure_page>,
   // Cancels a batch: tasks not yet handed to Update fail with `cancelled`. Answers its status.
   caf::replies_to<cancel_atom, std::string>::with<batch_report>,
   // Stops admitting, finishes every admitted batch, then exits every actor it started. Answers
@@ -107,8 +112,12 @@ using store_actor = task_reader_actor::extend<
   caf::replies_to<outcome_atom, batch_outcome>::with<done_atom>,
   // Every unfinished batch of the store, to resume at start-up.
   caf::replies_to<resume_atom>::with<resumable_batches>,
-  // A finished batch's report as the store keeps it; an error (not_found) when it has none.
+  // A finished batch's report as the store keeps it, rendered (batch_report::finished; its
+  // failures vector stays empty); an error (not_found) when it has none or it expired.
   caf::replies_to<report_atom, std::uint64_t>::with<batch_report>,
+  // A page of a finished batch's failures: batch, after (task id), limit (failure_page, its
+  // `failures` filled); not_found like report_atom.
+  caf::replies_to<failures_atom, std::uint64_t, std::int64_t, std::uint64_t>::with<failure_page>,
   // The batch an Idempotency-Key was journaled with and its body digest; batch 0 for none.
   caf::replies_to<key_atom, std::string>::with<std::uint64_t, std::string>>;
 

@@ -15,6 +15,7 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
   opts.sync = cfg.sync;
+  opts.retention = cfg.retention;
   auto store = open_store(opts);
   if (!store)
     throw std::runtime_error(reason_of(store.error()));
@@ -27,7 +28,9 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
       throw std::runtime_error(reason_of(last.error()));
     *last_batch = *last;
   }
-  return spawn_store_actor(sys, std::move(*store));
+  store_actor_config sc;
+  sc.purge_interval = cfg.purge_interval;
+  return spawn_store_actor(sys, std::move(*store), sc);
 }
 
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
@@ -53,6 +56,9 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.chunk_size = cfg.chunk_size;
   cc.stage_hosts = !cfg.remote.empty();
   cc.journal = cfg.journal;
+  cc.retention = cfg.retention;
+  cc.cached_reports = cfg.cached_reports;
+  cc.cached_report_bytes = cfg.cached_report_bytes;
   auto local = local_stages(cfg, result.store, result.metrics);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/chain.hpp"
+#include "actors/finished_reports.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/latency.hpp"
 #include "actors/metrics.hpp"
@@ -37,6 +38,14 @@ struct pipeline_config {
   peer_event_fn on_peer;  ///< told when remote stages connect or lose their hosts (may be empty)
   /// Journal batches in the store and resume the unfinished ones at start-up (`--journal`).
   bool journal = true;
+  /// How long finished batches answer (`--retention`), in the store and in memory.
+  std::chrono::milliseconds retention = default_retention;
+  /// How often the store purges expired batches (purge_interval_for(retention) for the
+  /// commands); 0: never (tests on the test scheduler, whose timers must run out).
+  std::chrono::milliseconds purge_interval{0};
+  /// Bounds of the coordinator's cache of finished reports (actors/finished_reports.hpp).
+  std::size_t cached_reports = default_cached_reports;
+  std::size_t cached_report_bytes = default_cached_report_bytes;
 };
 
 struct pipeline {

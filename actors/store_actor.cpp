@@ -21,13 +21,16 @@ struct store_requester {
 using journal_promise = caf::typed_response_promise<journaled_batch>;
 using outcome_promise = caf::typed_response_promise<done_atom>;
 
-/// The store actor also talks to itself: the group commit.
+/// The store actor also talks to itself: the group commit and the purge of expired batches.
 using store_actor_impl = store_actor::extend<
   // Runs everything queued so far as one transaction.
-  caf::reacts_to<caf::flush_atom>>;
+  caf::reacts_to<caf::flush_atom>,
+  // Removes a slice of expired batches; the next slice or the next round follows.
+  caf::reacts_to<purge_atom>>;
 
 struct store_state {
   std::shared_ptr<task_store> store;
+  store_actor_config cfg;
   /// Cancelled and expired batches: checked as each transaction runs, so a close message either
   /// precedes a transaction (its tasks are refused) or follows it (they were written).
   closed_batches closed;
@@ -157,9 +160,25 @@ void queue_flush(store_actor_impl::stateful_pointer<store_state> self) {
     self->send(self, caf::flush_atom_v);
 }
 
-store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
-                                               std::shared_ptr<task_store> store) {
+using store_pointer = store_actor_impl::stateful_pointer<store_state>;
+
+/// Purges one slice of expired batches; the next slice queues behind whatever work arrived
+/// meanwhile, the next round waits for the interval (a timer: the thread never sleeps).
+void purge(store_pointer self) {
+  auto more = self->state.store->purge_expired(self->state.cfg.purge_rows);
+  if (more && *more)
+    self->send(self, purge_atom_v);
+  else // on an error too: the next round tries again
+    self->delayed_send(self, self->state.cfg.purge_interval, purge_atom_v);
+}
+
+store_actor_impl::behavior_type store_behavior(store_pointer self,
+                                               std::shared_ptr<task_store> store,
+                                               store_actor_config cfg) {
   self->state.store = std::move(store);
+  self->state.cfg = cfg;
+  if (cfg.purge_interval.count() > 0)
+    self->send(self, purge_atom_v);
   return {
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
@@ -213,6 +232,17 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
     },
     [self](report_atom, std::uint64_t batch) -> caf::result<batch_report> {
       auto found = self->state.store->finished_report(batch);
+      if (!found)
+        return std::move(found.error());
+      // Rendered here, on the store's thread: the coordinator only shares it.
+      auto rendered = render_finished(std::move(*found));
+      auto head = report_head(*rendered);
+      head.finished = std::move(rendered);
+      return head;
+    },
+    [self](failures_atom, std::uint64_t batch, std::int64_t after,
+           std::uint64_t limit) -> caf::result<failure_page> {
+      auto found = self->state.store->failures_after(batch, after, limit);
       if (found)
         return std::move(*found);
       return std::move(found.error());
@@ -224,18 +254,25 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
       return caf::make_result(found->batch, std::move(found->body_digest));
     },
     [self](caf::flush_atom) { flush(self->state); },
+    [self](purge_atom) { purge(self); },
   };
 }
 
 } // namespace
 
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store) {
+std::chrono::milliseconds purge_interval_for(std::chrono::milliseconds retention) {
+  return std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::seconds{1},
+                                               std::chrono::minutes{5});
+}
+
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
+                              store_actor_config cfg) {
   // spawn copies its arguments: hand the store over in a shared_ptr.
   bool blocking = store->blocks();
   std::shared_ptr<task_store> owned{std::move(store)};
   if (blocking)
-    return sys.spawn<caf::detached>(store_behavior, std::move(owned));
-  return sys.spawn(store_behavior, std::move(owned));
+    return sys.spawn<caf::detached>(store_behavior, std::move(owned), cfg);
+  return sys.spawn(store_behavior, std::move(owned), cfg);
 }
 
 } // namespace taskpipe

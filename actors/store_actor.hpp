@@ -6,12 +6,29 @@
 
 #include <caf/actor_system.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 
 namespace taskpipe {
 
+struct store_actor_config {
+  /// How often the store purges expired batches (task_store::purge_expired); 0: never (tests
+  /// that drive time themselves). The first purge runs at once (batches that expired while the
+  /// node was down).
+  std::chrono::milliseconds purge_interval{0};
+  /// Most rows one purge transaction removes: a larger purge continues behind the work queued
+  /// meanwhile, so that it never holds up the pipeline's writes for long.
+  std::size_t purge_rows = 10'000;
+};
+
+/// The purge interval for a retention: a quarter of it, from 1 s to 5 min (an expired batch is
+/// gone for readers at once; the purge only frees its rows).
+std::chrono::milliseconds purge_interval_for(std::chrono::milliseconds retention);
+
 /// Spawns the store actor owning `store`: detached (on its own thread) when the store's calls
 /// block, as SQLite's do, so that the scheduler's threads never wait on I/O.
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store);
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
+                              store_actor_config cfg = {});
 
 } // namespace taskpipe

@@ -29,6 +29,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(taskpipe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::stored_task))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::store_counts))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::batch_report))
+  CAF_ADD_TYPE_ID(taskpipe, (taskpipe::failure_page))
   CAF_ADD_TYPE_ID(taskpipe, (taskpipe::failure_counts))
   CAF_ADD_TYPE_ID(taskpipe, (std::vector<std::string>))
   // The dashboard's stats (messages/stats.hpp).

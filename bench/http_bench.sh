@@ -7,13 +7,15 @@
 #
 # Environment: TASKPIPE_BIN=path skips the Release build and uses that binary; CASES="1 2 3 4 5"
 # picks cases (4: sqlite with the journal off, to compare with 2 in the same run; 5: RSS growth
-# per 10,000 finished one-task batches); WRK_THREADS (default 2); RSS_BATCHES (default 40000)
-# one-task batches for case 5.
+# per 10,000 finished one-task batches; 6: RSS after ten batches of FAIL_TASKS failures each;
+# 7: RSS before and after READERS slow concurrent GETs of one FAIL_TASKS-failure report);
+# WRK_THREADS (default 2); RSS_BATCHES (default 40000) one-task batches for case 5;
+# FAIL_TASKS (default 100000), FAIL_BATCHES (default 10), READERS (default 40) for 6 and 7.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 duration="${1:-20}"
-cases="${CASES:-1 2 4 3 5}"
+cases="${CASES:-1 2 4 3 5 6 7}"
 threads="${WRK_THREADS:-2}"
 
 ensure_packages "${TASKPIPE_PACKAGES[@]}" wrk
@@ -130,6 +132,62 @@ rss_growth() {
     $(( before / 1024 )) $(( after / 1024 )) "$(awk "BEGIN{print ($after - $before) / 1024 * 10000 / $n}")"
 }
 
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status"; }
+
+# A batch of FAIL_TASKS unknown ids (1000001...): every task fails not_found.
+fail_body="$work/failures.json"
+fail_tasks="${FAIL_TASKS:-100000}"
+{
+  printf '{"tasks":['
+  seq 1000001 $((1000000 + fail_tasks)) | sed 's/.*/{"id":&,"type":"Epic"}/' | paste -sd, -
+  printf ']}'
+} > "$fail_body"
+
+post_failing() { # post_failing: one FAIL_TASKS-failure batch, wait=true; prints its id
+  curl -fsS -H 'Content-Type: application/json' --data-binary "@$fail_body" \
+    "http://127.0.0.1:$port/v1/batches" | sed -E 's/^\{"batch_id":"([^"]+)".*/\1/'
+}
+
+# large_reports LABEL N ARGS...: the server's RSS after N finished FAIL_TASKS-failure batches.
+large_reports() {
+  local label="$1" n="$2"
+  shift 2
+  start_server "$@"
+  local before after
+  before="$(rss_kb)"
+  for _ in $(seq 1 "$n"); do post_failing >/dev/null; done
+  after="$(rss_kb)"
+  printf '%-48s %s batches of %s failures: RSS %d -> %d MB (peak %d MB)\n' "$label" "$n" \
+    "$fail_tasks" $((before / 1024)) $((after / 1024)) $(($(hwm_kb) / 1024))
+  stop_server
+}
+
+# slow_readers LABEL READERS ARGS...: RSS before, while and after READERS concurrent GETs of one
+# FAIL_TASKS-failure report, each reading at 2 MB/s (the report is rendered once and shared).
+slow_readers() {
+  local label="$1" readers="$2"
+  shift 2
+  start_server "$@"
+  local id before during after peak_before
+  id="$(post_failing)"
+  before="$(rss_kb)"
+  peak_before="$(hwm_kb)"
+  local pids=()
+  for _ in $(seq 1 "$readers"); do
+    curl -fsS --limit-rate 2M -o /dev/null "http://127.0.0.1:$port/v1/batches/$id" &
+    pids+=("$!")
+  done
+  sleep 1
+  during="$(rss_kb)"
+  wait "${pids[@]}" || echo "  (a reader failed)" >&2
+  after="$(rss_kb)"
+  printf '%-48s %s readers of one %s-failure report: RSS %d -> %d (while reading) -> %d MB, peak %d -> %d MB\n' \
+    "$label" "$readers" "$fail_tasks" $((before / 1024)) $((during / 1024)) $((after / 1024)) \
+    $((peak_before / 1024)) $(($(hwm_kb) / 1024))
+  stop_server
+}
+
 for c in $cases; do
   case "$c" in
     1) run_case "zero, memory, 8 connections" ">= 1,000 req/s" 8 --latency=zero --store=memory ;;
@@ -147,5 +205,7 @@ for c in $cases; do
     3) run_case "seed, memory, 1,000 connections" "p99 <= 2.5 s, RSS <= 1.5 GB" 1000 --latency=seed --store=memory ;;
     4) run_case "zero, sqlite, 8 connections, --journal=off" "journal on (case 2) within 10 %" 8 --latency=zero --store=sqlite --db="$work/bench-nojournal.db" --journal=off ;;
     5) rss_growth "zero, sqlite, RSS growth" "${RSS_BATCHES:-40000}" --latency=zero --store=sqlite --db="$work/bench-rss.db" ;;
+    6) large_reports "zero, sqlite, large reports" "${FAIL_BATCHES:-10}" --latency=zero --store=sqlite --db="$work/bench-large.db" --max-in-flight=2000000 ;;
+    7) slow_readers "zero, sqlite, slow readers" "${READERS:-40}" --latency=zero --store=sqlite --db="$work/bench-readers.db" ;;
   esac
 done

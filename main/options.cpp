@@ -1,5 +1,6 @@
 #include "main/options.hpp"
 
+#include "actors/store_actor.hpp"
 #include "main/config_file.hpp"
 #include "main/tls_peer_names.hpp"
 
@@ -162,6 +163,37 @@ void add_journal_option(option_set& opts) {
   opts.add("journal", "on|off", "on",
            "journal each batch in the store before it starts and resume unfinished ones at "
            "start-up (off: batches live in memory only, for comparison)");
+  opts.add("retention", "DURATION", "24h",
+           "how long finished batches answer (then 404) and are kept in the store: a whole "
+           "number with s, m, h or d, e.g. 30m");
+}
+
+bool parse_retention(const std::string& text, std::chrono::milliseconds& out) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || n < 1 || text.size() < 2 || end != text.data() + text.size() - 1)
+    return false;
+  std::int64_t unit_s = 0;
+  switch (*end) {
+    case 's':
+      unit_s = 1;
+      break;
+    case 'm':
+      unit_s = 60;
+      break;
+    case 'h':
+      unit_s = 3600;
+      break;
+    case 'd':
+      unit_s = 86400;
+      break;
+    default:
+      return false;
+  }
+  if (n > max_retention_days * 86400 / unit_s)
+    return false;
+  out = std::chrono::seconds{n * unit_s};
+  return true;
 }
 
 void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
@@ -169,6 +201,11 @@ void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
   if (value != "on" && value != "off")
     throw option_error{fmt::format("--journal={}: expected on or off", value)};
   cfg.journal = value == "on";
+  if (!parse_retention(opts.get("retention"), cfg.retention))
+    throw option_error{fmt::format("--retention={}: expected a duration from 1s to {}d: a whole "
+                                   "number with s, m, h or d, e.g. 24h, 30m or 90s",
+                                   opts.get("retention"), max_retention_days)};
+  cfg.purge_interval = purge_interval_for(cfg.retention);
   // The PostgreSQL store has no batch journal yet.
   if (cfg.store == store_kind::postgres) {
     if (opts.given("journal") && cfg.journal)

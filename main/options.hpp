@@ -101,11 +101,20 @@ private:
 void add_common_options(option_set& opts, const std::string& default_latency,
                         const std::string& default_db);
 
-/// Declares --journal=on|off (run, serve: the commands whose node owns batches).
+/// Declares --journal=on|off and --retention=DURATION (run, serve: the commands whose node owns
+/// batches).
 void add_journal_option(option_set& opts);
 
-/// Sets cfg.journal from --journal (throws option_error).
+/// Sets cfg.journal, cfg.retention and cfg.purge_interval from --journal and --retention
+/// (throws option_error).
 void apply_journal_option(const option_set& opts, pipeline_config& cfg);
+
+/// The longest --retention.
+inline constexpr std::int64_t max_retention_days = 3650;
+
+/// Parses a --retention: a whole number from 1 with the unit s, m, h or d ("24h", "30m", "90s",
+/// "7d"), at most max_retention_days; false for anything else.
+bool parse_retention(const std::string& text, std::chrono::milliseconds& out);
 
 /// A pipeline_config from the common options (throws option_error).
 pipeline_config common_pipeline_config(const option_set& opts);

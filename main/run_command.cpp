@@ -123,7 +123,8 @@ void print_human(const run_figures& f, const pipeline_config& cfg, const std::st
 /// --report-file: the report with every failure, for scripts and the invariant checker.
 bool write_report(const std::string& path, const batch_report& r) {
   std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out << http::status_json(r) << '\n';
+  auto json = http::status_json(r);
+  out << json.head << json.shared << json.tail << '\n';
   out.close();
   if (!out) {
     log::error("run", fmt::format("cannot write the report to {}", path));
@@ -234,10 +235,11 @@ int run_command(const std::vector<std::string>& args) {
     self->request(node.coordinator, caf::infinite, drain_atom_v)
       .receive([](done_atom) {}, [](caf::error&) {});
   }
-  for (const auto& f : figures.report.failures) {
-    figures.by_code[to_string(f.code)] += 1;
-    figures.by_stage_and_code[to_string(f.where) + "/" + to_string(f.code)] += 1;
-  }
+  if (figures.report.finished)
+    for (const auto& f : figures.report.finished->marks) {
+      figures.by_code[to_string(f.code)] += 1;
+      figures.by_stage_and_code[to_string(f.where) + "/" + to_string(f.code)] += 1;
+    }
   if (auto path = opts.get("report-file"); !path.empty() && !write_report(path, figures.report))
     ok = false;
   if (opts.flag("json"))

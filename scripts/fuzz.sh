@@ -39,7 +39,7 @@ if [[ -f /usr/include/simdjson.h ]]; then
   simdjson=(-DTASKPIPE_HAVE_SIMDJSON=1 -lsimdjson)
 fi
 # messages/names.cpp maps refusals to caf::error: hence -lcaf_core below.
-codec=("$root/main/http/batch_decoder.cpp" "$root/main/http/json_writer.cpp" "$root/messages/names.cpp")
+codec=("$root/main/http/batch_decoder.cpp" "$root/main/http/json_writer.cpp" "$root"/messages/{names,json_text,report}.cpp)
 front=("$root"/main/http/{request_text,router,responses,handlers,session,server,metrics_text,access_log}.cpp
        "$root"/main/http/{event_stream,dashboard_page}.cpp "$root"/main/log.cpp)
 parallel=()

@@ -234,7 +234,7 @@ TEST_CASE("failure pages hold every failure once, in order, and never split one 
   }
 }
 
-TEST_CASE("expired batches are gone at once and purged in slices; their keys are free") {
+TEST_CASE("expired batches are gone at once, purged in slices, and their keys are free") {
   temp_file file;
   auto memory = make_memory_store();
   auto sqlite = open_at(file);

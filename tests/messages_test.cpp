@@ -148,6 +148,72 @@ TEST_CASE_METHOD(serialization_fixture, "a stage host's counters round-trip") {
   CHECK(x.readings[1].workers.empty());
 }
 
+TEST_CASE_METHOD(serialization_fixture, "a shared finished report crosses nodes whole") {
+  batch_report r;
+  r.batch_id = batch_id_text(7);
+  r.state = batch_state::done;
+  r.total = 5;
+  r.succeeded = 2;
+  r.failed = 3;
+  r.finished_ms = 1234;
+  r.failures = {task_failure{7, 4, 30, stage::validate, failure_code::not_found, "a \"b\"\n\x01"},
+                task_failure{7, 0, 10, stage::audit, failure_code::storage_error, "disk"},
+                task_failure{7, 2, 10, stage::validate, failure_code::duplicate_in_batch, "dup"}};
+  auto rendered = render_finished(r);
+  auto answer = report_head(*rendered);
+  answer.finished = rendered;
+  auto back = round_trip(answer);
+  REQUIRE(back.finished);
+  CHECK(back.finished.ptr != rendered.ptr);  // rebuilt on the receiving side
+  CHECK(back.finished->failures_json == rendered->failures_json);
+  CHECK(back.finished->finished_ms == 1234);
+  auto failures = back.finished->failures(7);
+  REQUIRE(failures.size() == 3);
+  CHECK(failures[0].id == 10);  // sorted by id, then position
+  CHECK(failures[0].index == 0);
+  CHECK(failures[1].index == 2);
+  CHECK(failures[2].reason == "a \"b\"\n\x01");  // the JSON text reads back
+  CHECK(failures[2].where == stage::validate);
+  batch_report empty;
+  CHECK(!round_trip(empty).finished);
+
+  failure_page page;
+  page.batch_id = r.batch_id;
+  page.report = rendered;
+  page.first = 0;
+  page.last = 2;
+  page.more = true;
+  page.next = 10;
+  auto page2 = round_trip(page);
+  REQUIRE(page2.report);
+  CHECK(page2.report->failures_text(0, 2) == rendered->failures_text(0, 2));
+  CHECK(page2.next == 10);
+}
+
+TEST_CASE("pages of a finished report never split one id and end with next") {
+  batch_report r;
+  r.batch_id = batch_id_text(1);
+  for (std::uint32_t i = 0; i < 10; ++i) // ids 1, 1, 2, 2, ... 5, 5
+    r.failures.push_back(task_failure{1, i, 1 + i / 2, stage::validate, failure_code::not_found,
+                                      "r" + std::to_string(i)});
+  auto rendered = render_finished(r);
+  auto p = rendered->page(0, 3); // 3 asked: ids 1, 1, 2 and the other 2
+  CHECK(p.first == 0);
+  CHECK(p.last == 4);
+  CHECK(p.more);
+  CHECK(p.next == 2);
+  CHECK(rendered->failures_text(p.first, p.last).find("\"r3\"") != std::string::npos);
+  p = rendered->page(2, 3);
+  CHECK(p.first == 4);
+  CHECK(p.last == 8);
+  p = rendered->page(4, 3);
+  CHECK(p.first == 8);
+  CHECK(p.last == 10);
+  CHECK(!p.more);
+  CHECK(rendered->page(5, 3).first == rendered->page(5, 3).last);  // nothing after the last
+  CHECK(rendered->failures_text(0, 10) == rendered->failures_json);
+}
+
 TEST_CASE("names are the contract's words and parse back") {
   for (auto t : {task_type::epic, task_type::story, task_type::sub_task, task_type::tech_task}) {
     task_type back{};

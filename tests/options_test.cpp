@@ -132,3 +132,19 @@ TEST_CASE("the store option names sqlite, memory or postgres, and postgres takes
   CHECK(error_of([&] { parsed({"--store=mysql"}); })
         == "--store=mysql: expected sqlite, memory or postgres");
 }
+
+TEST_CASE("options: --retention is a whole number with s, m, h or d") {
+  using std::chrono::milliseconds;
+  milliseconds out{};
+  REQUIRE(parse_retention("24h", out));
+  CHECK(out == std::chrono::hours{24});
+  REQUIRE(parse_retention("30m", out));
+  CHECK(out == std::chrono::minutes{30});
+  REQUIRE(parse_retention("2s", out));
+  CHECK(out == std::chrono::seconds{2});
+  REQUIRE(parse_retention("3650d", out));
+  CHECK(out == std::chrono::hours{24 * 3650});
+  for (auto bad : {"", "24", "h", "0s", "-1h", "1.5h", "1ms", "24H", "1 h", "3651d", "1hx",
+                   "99999999999999999999s"})
+    CHECK_FALSE(parse_retention(bad, out));
+}

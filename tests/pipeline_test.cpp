@@ -17,6 +17,14 @@ using namespace taskpipe;
 
 namespace {
 
+/// The coordinator's answer with its rendered report's failures read back into `failures`.
+batch_report with_failures(batch_report r) {
+  std::uint64_t batch = 0;
+  if (r.finished && parse_batch_id(r.batch_id, batch))
+    r.failures = r.finished->failures(batch);
+  return r;
+}
+
 struct temp_db {
   std::filesystem::path path;
   temp_db() {
@@ -78,7 +86,7 @@ struct sqlite_node {
     caf::scoped_actor self{sys};
     batch_report result;
     self->request(node.coordinator, caf::infinite, submit_atom_v, std::move(req))
-      .receive([&](batch_report& r) { result = std::move(r); },
+      .receive([&](batch_report& r) { result = with_failures(std::move(r)); },
                [&](caf::error& e) { FAIL("refused: " << sys.render(e)); });
     return result;
   }
@@ -167,7 +175,8 @@ TEST_CASE("two batches on the same tasks: the one accepted last wins though it i
   for (int i = 0; i < 500 && first.pending != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
     self->request(n.node.coordinator, caf::infinite, status_atom_v, first_id)
-      .receive([&](batch_report& r) { first = std::move(r); }, [&](caf::error&) {});
+      .receive([&](batch_report& r) { first = with_failures(std::move(r)); },
+               [&](caf::error&) {});
   }
   REQUIRE(first.pending == 0);
   INFO((first.failures.empty() ? std::string{} : first.failures[0].reason));

@@ -45,6 +45,15 @@ inline batch_request valid_batch(std::int64_t first, std::int64_t last) {
   return req;
 }
 
+/// A coordinator's answer with the failures of its rendered report read back into `failures`
+/// (what the tests check), so that the rendering is checked as well.
+inline batch_report with_failures(batch_report r) {
+  std::uint64_t batch = 0;
+  if (r.finished && parse_batch_id(r.batch_id, batch))
+    r.failures = r.finished->failures(batch);
+  return r;
+}
+
 struct test_node {
   caf::actor_system_config cfg;
   caf::actor_system sys;
@@ -93,7 +102,7 @@ struct test_node {
     caf::error err;
     bool answered = false;
     run_until([&] {
-      self->receive([&](batch_report& r) { report = std::move(r); answered = true; },
+      self->receive([&](batch_report& r) { report = with_failures(std::move(r)); answered = true; },
                     [&](caf::error& e) { err = std::move(e); answered = true; },
                     caf::after(std::chrono::seconds{0}) >> [] {});
       return answered;

@@ -89,6 +89,9 @@ struct bridge_job {
   bool wait = true;
   std::string batch_id;
   bool cancel = false;
+  bool failures = false;
+  std::int64_t after = 0;
+  std::uint64_t limit = 0;
   std::int64_t task_id = 0;
 };
 
@@ -128,7 +131,18 @@ void batch_bridge(caf::event_based_actor* self, job_ptr job) {
   auto* sys = job->sys;
   auto on_report = [reply](batch_report& report) { (*reply)(from_report(report)); };
   auto on_error = [sys, reply](caf::error& err) { (*reply)(from_error(*sys, err)); };
-  if (job->cancel)
+  if (job->failures)
+    self->request(job->coordinator, job->timeout, failures_atom_v, job->batch_id, job->after,
+                  job->limit)
+      .then(
+        [reply](failure_page& page) {
+          backend_reply r;
+          r.what = backend_reply::kind::ok;
+          r.page = std::move(page);
+          (*reply)(std::move(r));
+        },
+        on_error);
+  else if (job->cancel)
     self->request(job->coordinator, job->timeout, cancel_atom_v, job->batch_id)
       .then(on_report, on_error);
   else
@@ -180,6 +194,16 @@ public:
   void status(std::string batch_id, reply_fn done) override {
     auto job = make_job(std::move(done));
     job->batch_id = std::move(batch_id);
+    sys_.spawn(batch_bridge, std::move(job));
+  }
+
+  void failures(std::string batch_id, std::int64_t after, std::uint64_t limit,
+                reply_fn done) override {
+    auto job = make_job(std::move(done));
+    job->batch_id = std::move(batch_id);
+    job->failures = true;
+    job->after = after;
+    job->limit = limit;
     sys_.spawn(batch_bridge, std::move(job));
   }
 

@@ -20,6 +20,7 @@ struct backend_reply {
   };
   kind what = kind::failed;
   batch_report report;
+  failure_page page;  ///< failures()
   stored_task task;  ///< id 0: no such task
   refusal why = refusal::shutting_down;
   std::string detail;
@@ -40,6 +41,12 @@ public:
 
   /// The status of a batch by its id text.
   virtual void status(std::string batch_id, reply_fn done) = 0;
+
+  /// A page of a batch's failures: those with task id > `after`, `limit` of them (1 to
+  /// max_failure_page), in reply.page.
+  virtual void failures(std::string batch_id, std::int64_t after, std::uint64_t limit,
+                        reply_fn done)
+    = 0;
 
   /// Cancels a batch and answers its status.
   virtual void cancel(std::string batch_id, reply_fn done) = 0;

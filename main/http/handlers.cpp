@@ -95,15 +95,6 @@ asio::awaitable<std::invoke_result_t<Work&>> on_workers(front_state& st, Work& w
     asio::use_awaitable);
 }
 
-/// A report or status rendered where its size says (see max_inline_render_failures).
-template <class Render>
-asio::awaitable<std::string> rendered(front_state& st, const batch_report& report, Render render) {
-  if (report.failures.size() <= max_inline_render_failures)
-    co_return render(report);
-  auto work = [&report, render] { return render(report); };
-  co_return co_await on_workers(st, work);
-}
-
 response refused_or_failed(const front_state& st, const backend_reply& r) {
   if (r.what == backend_reply::kind::refused)
     return refused(st.opts, r.why, r.detail);
@@ -163,22 +154,29 @@ asio::awaitable<response> submit_batch(front_state& st, const plan& p, request_b
   auto answer = co_await backend_call(st, start);
   if (answer.what != backend_reply::kind::ok)
     co_return refused_or_failed(st, answer);
-  if (wait) {
-    auto text = co_await rendered(st, answer.report, report_json);
-    co_return json_response(bhttp::status::ok, std::move(text));
-  }
+  if (wait) // the report is rendered once, by the coordinator: this shares it
+    co_return json_response(bhttp::status::ok, report_json(answer.report));
   auto r = json_response(bhttp::status::accepted, accepted_json(answer.report.batch_id));
   r.headers.emplace_back(bhttp::field::location, batch_url(answer.report.batch_id));
   co_return r;
+}
+
+/// 404 for a batch id the node does not know (or malformed).
+response unknown_batch(const std::string& text) {
+  std::uint64_t number = 0;
+  if (!parse_batch_id(text, number))
+    return error_response(bhttp::status::not_found, "not_found",
+                          "no batch " + quoted(text) + "; batch ids look like b-0123456789abcdef");
+  return error_response(bhttp::status::not_found, "not_found",
+                        "no batch " + quoted(text)
+                          + " (unknown, or finished longer ago than the node's --retention)");
 }
 
 /// GET and DELETE /v1/batches/{id}.
 asio::awaitable<response> batch_status(front_state& st, const plan& p) {
   std::uint64_t number = 0;
   if (!parse_batch_id(p.batch_id, number))
-    co_return error_response(bhttp::status::not_found, "not_found",
-                             "no batch " + quoted(p.batch_id)
-                               + "; batch ids look like b-0123456789abcdef");
+    co_return unknown_batch(p.batch_id);
   bool cancel = p.where == route::batch_cancel;
   auto start = [&st, id = p.batch_id, cancel](reply_fn done) mutable {
     if (cancel)
@@ -188,13 +186,26 @@ asio::awaitable<response> batch_status(front_state& st, const plan& p) {
   };
   auto answer = co_await backend_call(st, start);
   if (answer.what == backend_reply::kind::refused && answer.why == refusal::unknown_batch)
-    co_return error_response(bhttp::status::not_found, "not_found",
-                             "no batch " + quoted(p.batch_id)
-                               + " (unknown, or finished more than 10 minutes ago)");
+    co_return unknown_batch(p.batch_id);
   if (answer.what != backend_reply::kind::ok)
     co_return refused_or_failed(st, answer);
-  auto text = co_await rendered(st, answer.report, status_json);
-  co_return json_response(bhttp::status::ok, std::move(text));
+  co_return json_response(bhttp::status::ok, status_json(answer.report));
+}
+
+/// GET /v1/batches/{id}/failures?after=ID&limit=N.
+asio::awaitable<response> batch_failures(front_state& st, const plan& p) {
+  std::uint64_t number = 0;
+  if (!parse_batch_id(p.batch_id, number))
+    co_return unknown_batch(p.batch_id);
+  auto start = [&st, id = p.batch_id, after = p.after, limit = p.limit](reply_fn done) mutable {
+    st.be.failures(std::move(id), after, limit, std::move(done));
+  };
+  auto answer = co_await backend_call(st, start);
+  if (answer.what == backend_reply::kind::refused && answer.why == refusal::unknown_batch)
+    co_return unknown_batch(p.batch_id);
+  if (answer.what != backend_reply::kind::ok)
+    co_return refused_or_failed(st, answer);
+  co_return json_response(bhttp::status::ok, failures_json(answer.page));
 }
 
 /// GET /v1/tasks/{id}.
@@ -249,6 +260,8 @@ asio::awaitable<response> answer(front_state& st, const plan& p, request_body bo
     case route::batch_status:
     case route::batch_cancel:
       co_return co_await batch_status(st, p);
+    case route::batch_failures:
+      co_return co_await batch_failures(st, p);
     case route::task:
       co_return co_await stored_task_of(st, p);
     case route::healthz:

@@ -14,13 +14,12 @@
 namespace taskpipe::http {
 
 /// Answers a request the router planned, once its body (if any) is read. The body (and what it
-/// holds of the budget) is dropped as soon as it is decoded. Large bodies are decoded and large
-/// reports rendered on the front's worker pool; small ones right here (a hop costs more).
+/// holds of the budget) is dropped as soon as it is decoded. Large bodies are decoded on the
+/// front's worker pool; small ones right here (a hop costs more). Reports arrive rendered (the
+/// coordinator renders each finished one once): an answer shares that text.
 boost::asio::awaitable<response> answer(front_state& st, const plan& p, request_body body);
 
 /// Bodies up to this size are decoded on the I/O thread.
 inline constexpr std::size_t max_inline_decode_bytes = 64 * 1024;
-/// Reports with up to this many failures are rendered on the I/O thread.
-inline constexpr std::size_t max_inline_render_failures = 1'000;
 
 } // namespace taskpipe::http

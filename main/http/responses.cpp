@@ -12,6 +12,16 @@ response json_response(bhttp::status status, std::string body) {
   return r;
 }
 
+response json_response(bhttp::status status, json_parts body) {
+  response r;
+  r.status = status;
+  r.body = std::move(body.head);
+  r.shared_owner = std::move(body.owner);
+  r.shared = body.shared;
+  r.tail = std::move(body.tail);
+  return r;
+}
+
 response error_response(bhttp::status status, std::string_view code, std::string_view detail) {
   return json_response(status, error_json(code, detail));
 }
@@ -28,7 +38,7 @@ response no_such_path(std::string_view path) {
   return error_response(bhttp::status::not_found, "not_found",
                         "no such path: " + quoted(path)
                           + "; the API has POST /v1/batches, GET|DELETE /v1/batches/{id}, "
-                            "GET /v1/tasks/{id}, GET /healthz, GET /metrics and GET /v1/openapi.json");
+                            "GET /v1/batches/{id}/failures, GET /v1/tasks/{id}, GET /healthz, GET /metrics and GET /v1/openapi.json");
 }
 
 response method_not_allowed(bhttp::verb method, std::string_view method_text,
@@ -92,8 +102,8 @@ response failed(const server_options& opts, bool draining, std::string_view deta
   return error_response(bhttp::status::internal_server_error, "internal", detail);
 }
 
-bhttp::response<bhttp::string_body> to_message(response&& r, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{r.status, version};
+bhttp::response<parts_body> to_message(response&& r, unsigned version, bool keep_alive) {
+  bhttp::response<parts_body> res{r.status, version};
   res.set(bhttp::field::server, "taskpipe");
   res.set(bhttp::field::content_type, r.content_type);
   for (auto& [field, value] : r.headers)
@@ -101,7 +111,10 @@ bhttp::response<bhttp::string_body> to_message(response&& r, unsigned version, b
   for (auto& [name, value] : r.named_headers)
     res.set(name, value);
   res.keep_alive(keep_alive && !r.close);
-  res.body() = std::move(r.body);
+  res.body().head = std::move(r.body);
+  res.body().owner = std::move(r.shared_owner);
+  res.body().shared = r.shared;
+  res.body().tail = std::move(r.tail);
   res.prepare_payload();
   return res;
 }

@@ -2,14 +2,21 @@
 // whole-request errors, and how the coordinator's refusals map onto statuses.
 #pragma once
 
+#include "main/http/json_writer.hpp"
 #include "main/http/server_options.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/optional.hpp>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,7 +32,12 @@ inline constexpr std::string_view json_type = "application/json";
 /// One response.
 struct response {
   bhttp::status status = bhttp::status::ok;
-  std::string body;
+  std::string body;  ///< the body; or its first part when `shared` follows
+  /// A large report's text shared by every reader (`shared_owner` keeps it alive), then `tail`:
+  /// written from the one copy, never copied per request.
+  shared_report shared_owner;
+  std::string_view shared;
+  std::string tail;
   std::string content_type{json_type};
   std::vector<std::pair<bhttp::field, std::string>> headers;
   /// Headers Beast has no field constant for (Content-Security-Policy, ...).
@@ -34,6 +46,7 @@ struct response {
 };
 
 response json_response(bhttp::status status, std::string body);
+response json_response(bhttp::status status, json_parts body);
 
 /// {"error":"<code>","detail":"<detail>"}
 response error_response(bhttp::status status, std::string_view code, std::string_view detail);
@@ -66,7 +79,54 @@ response shutting_down(const server_options& opts);
 /// The node did not answer (actor gone, timeout): 500 internal, or 503 while draining.
 response failed(const server_options& opts, bool draining, std::string_view detail);
 
+/// The Beast body of a response: its three parts as three buffers (the shared one not copied).
+struct parts_body {
+  struct value_type {
+    std::string head;
+    shared_report owner;
+    std::string_view shared;
+    std::string tail;
+
+    void clear() {
+      *this = value_type{};
+    }
+  };
+
+  static std::uint64_t size(const value_type& v) {
+    return v.head.size() + v.shared.size() + v.tail.size();
+  }
+
+  class writer {
+  public:
+    using const_buffers_type = std::array<boost::asio::const_buffer, 3>;
+
+    template <bool isRequest, class Fields>
+    writer(const bhttp::header<isRequest, Fields>&, const value_type& body) : body_(body) {
+    }
+
+    void init(boost::beast::error_code& ec) {
+      ec = {};
+    }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec) {
+      ec = {};
+      if (done_)
+        return boost::none;
+      done_ = true;
+      return std::pair<const_buffers_type, bool>{
+        const_buffers_type{boost::asio::buffer(body_.head),
+                           boost::asio::buffer(body_.shared.data(), body_.shared.size()),
+                           boost::asio::buffer(body_.tail)},
+        false};
+    }
+
+  private:
+    const value_type& body_;
+    bool done_ = false;
+  };
+};
+
 /// The Beast message of a response (Server, Content-Type, Content-Length, Connection set).
-bhttp::response<bhttp::string_body> to_message(response&& r, unsigned version, bool keep_alive);
+bhttp::response<parts_body> to_message(response&& r, unsigned version, bool keep_alive);
 
 } // namespace taskpipe::http

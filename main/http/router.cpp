@@ -3,16 +3,32 @@
 #include "main/http/dashboard_page.hpp"
 #include "main/http/request_text.hpp"
 
+#include <charconv>
 #include <iterator>
+#include <limits>
 #include <string_view>
 
 namespace taskpipe::http {
 
 namespace {
 
-/// Parses the query of a route: only `wait` (on POST /v1/batches) is known.
+/// A whole number from `min` to `max` in `value`, else nullopt.
+std::optional<std::int64_t> whole_number(const std::string& value, std::int64_t min,
+                                         std::int64_t max) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < min
+      || n > max)
+    return std::nullopt;
+  return n;
+}
+
+/// Parses the query of a route: `wait` on POST /v1/batches, `after` and `limit` on
+/// GET /v1/batches/{id}/failures; other routes take none.
 std::optional<response> parse_query(std::string_view query, plan& p) {
   bool seen_wait = false;
+  bool seen_after = false;
+  bool seen_limit = false;
   while (!query.empty()) {
     auto amp = query.find('&');
     auto item = query.substr(0, amp);
@@ -25,20 +41,53 @@ std::optional<response> parse_query(std::string_view query, plan& p) {
     if (!percent_decode(item.substr(0, eq), name)
         || (eq != std::string_view::npos && !percent_decode(item.substr(eq + 1), value)))
       return bad_request("query parameter " + quoted(item) + " is not valid percent-encoding");
+    auto shown = eq == std::string_view::npos ? std::string{"no value"} : quoted(value);
+    if (p.where == route::batch_failures && (name == "after" || name == "limit")) {
+      auto& seen = name == "after" ? seen_after : seen_limit;
+      if (seen)
+        return bad_request("query parameter " + name + " given twice");
+      seen = true;
+      if (name == "after") {
+        auto n = whole_number(value, 0, std::numeric_limits<std::int64_t>::max());
+        if (eq == std::string_view::npos || !n)
+          return bad_request("query parameter after must be a task id from 0 to "
+                             "9223372036854775807, got " + shown);
+        p.after = *n;
+      } else {
+        auto n = whole_number(value, 1, static_cast<std::int64_t>(max_failure_page));
+        if (eq == std::string_view::npos || !n)
+          return bad_request("query parameter limit must be a whole number from 1 to "
+                             + std::to_string(max_failure_page) + ", got " + shown);
+        p.limit = static_cast<std::uint64_t>(*n);
+      }
+      continue;
+    }
     if (p.where != route::submit || name != "wait")
       return bad_request("unknown query parameter " + quoted(name)
-                         + (p.where == route::submit ? "; the only one is wait=true|false"
-                                                     : "; this endpoint takes none"));
+                         + (p.where == route::submit           ? "; the only one is wait=true|false"
+                            : p.where == route::batch_failures ? "; the known ones are after and limit"
+                                                               : "; this endpoint takes none"));
     if (seen_wait)
       return bad_request("query parameter wait given twice");
     seen_wait = true;
     if (eq == std::string_view::npos || (value != "true" && value != "false"))
-      return bad_request("query parameter wait must be true or false, got "
-                         + (eq == std::string_view::npos ? std::string{"no value"}
-                                                         : quoted(value)));
+      return bad_request("query parameter wait must be true or false, got " + shown);
     p.wait = value == "true";
   }
   return std::nullopt;
+}
+
+/// "/v1/batches/{x}/failures" -> "x" (one non-empty segment), else nullopt.
+std::optional<std::string_view> failures_path(std::string_view path) {
+  constexpr std::string_view prefix = "/v1/batches/";
+  constexpr std::string_view suffix = "/failures";
+  if (path.size() <= prefix.size() + suffix.size() || path.substr(0, prefix.size()) != prefix
+      || path.substr(path.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  auto id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  if (id.find('/') != std::string_view::npos)
+    return std::nullopt;
+  return id;
 }
 
 /// "/v1/batches/{x}" -> "x" (one non-empty segment), else nullopt.
@@ -74,6 +123,11 @@ std::optional<response> find_route(const bhttp::request_header<>& head, std::str
     if (method != bhttp::verb::post)
       return not_allowed("POST");
     p.where = route::submit;
+  } else if (auto failures_of = failures_path(path)) {
+    if (!get)
+      return not_allowed("GET");
+    p.where = route::batch_failures;
+    p.batch_id = std::string{*failures_of};
   } else if (auto id = segment_after(path, "/v1/batches/")) {
     if (get)
       p.where = route::batch_status;

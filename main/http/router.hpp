@@ -5,6 +5,7 @@
 
 #include "main/http/responses.hpp"
 #include "main/http/server_options.hpp"
+#include "messages/report.hpp"
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
@@ -17,7 +18,7 @@
 namespace taskpipe::http {
 
 enum class route : std::uint8_t {
-  submit, batch_status, batch_cancel, task, healthz, metrics, openapi,
+  submit, batch_status, batch_cancel, batch_failures, task, healthz, metrics, openapi,
   dashboard, stats, events,  // GET /, GET /v1/stats, GET /v1/events (the dashboard)
 };
 
@@ -35,6 +36,8 @@ struct plan {
   route where = route::healthz;
   bool wait = true;            ///< POST /v1/batches: ?wait=true (the default) or false
   std::string batch_id;        ///< batch routes: the id as written in the path
+  std::int64_t after = 0;      ///< GET /v1/batches/{id}/failures: ?after=ID (0: from the first)
+  std::uint64_t limit = default_failure_page;  ///< and ?limit=N (1 to max_failure_page)
   std::string task_text;       ///< GET /v1/tasks/{id}: the id as written in the path
   std::uint64_t body_limit = 0;  ///< most body bytes the session may read
   bool expect_continue = false;  ///< the client asked for 100 Continue before it sends the body

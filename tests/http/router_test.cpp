@@ -325,3 +325,29 @@ TEST_CASE("router: with a token the dashboard's data needs it, and the page's 40
   auto ok = head{bhttp::verb::get, "/"}.with(bhttp::field::authorization, "Bearer s3cret");
   CHECK(planned(ok.route(opts)).where == route::dashboard);
 }
+
+TEST_CASE("router: GET /v1/batches/{id}/failures takes after and limit", "[http][router]") {
+  auto get = [](std::string target) { return head{bhttp::verb::get, std::move(target)}.route(); };
+  auto p = planned(get("/v1/batches/b-0000000000000001/failures"));
+  CHECK(p.where == route::batch_failures);
+  CHECK(p.batch_id == "b-0000000000000001");
+  CHECK(p.after == 0);
+  CHECK(p.limit == 1000);
+  p = planned(get("/v1/batches/b-0000000000000001/failures?after=9223372036854775807&limit=10000"));
+  CHECK(p.after == 9223372036854775807);
+  CHECK(p.limit == 10000);
+  p = planned(get("/v1/batches/b-0000000000000001/failures?limit=1&after=17"));
+  CHECK(p.after == 17);
+  CHECK(p.limit == 1);
+  // The status route is unchanged, and takes neither parameter.
+  CHECK(planned(get("/v1/batches/b-0000000000000001")).where == route::batch_status);
+  refused_with(get("/v1/batches/b-0000000000000001?after=1"), 400, "bad_request", "after");
+  for (auto bad : {"limit=0", "limit=10001", "limit=", "limit", "after=-1", "after=1.5",
+                   "after=9223372036854775808", "after=1&after=2", "page=2"})
+    refused_with(get(std::string{"/v1/batches/b-1/failures?"} + bad), 400, "bad_request");
+  auto wrong = refused_with(head{bhttp::verb::delete_, "/v1/batches/b-1/failures"}.route(), 405,
+                            "method_not_allowed");
+  CHECK(header(wrong, bhttp::field::allow) == "GET");
+  refused_with(get("/v1/batches/b-1/x/failures"), 404, "not_found");
+  refused_with(get("/v1/batches//failures"), 404, "not_found");
+}

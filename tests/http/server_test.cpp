@@ -149,6 +149,46 @@ TEST_CASE("front: wait=false, status, cancel", "[http][front]") {
               "not_found", "B-0000000000000001");
 }
 
+TEST_CASE("front: a batch's failures in pages", "[http][front]") {
+  front f{fake_config{10ms}};
+  // Ids 101..130 fail not_found (the fake knows 1..100), 120 twice more (duplicates).
+  std::string body = tasks_body(95, 130);
+  body.insert(body.size() - 2, R"(,{"id":120,"type":"Epic"},{"id":120,"type":"Epic"})");
+  auto r = f.post(body);
+  REQUIRE(r.status == 200);
+  auto report = json::parse(r.body);
+  auto id = report["batch_id"].get<std::string>();
+  json all = json::array();
+  std::int64_t after = 0;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = f.get("/v1/batches/" + id + "/failures?after=" + std::to_string(after)
+                      + "&limit=7");
+    REQUIRE(page.status == 200);
+    auto j = json::parse(page.body);
+    CHECK(j.size() == 3);
+    CHECK(j["batch_id"] == id);
+    for (auto& x : j["failures"])
+      all.push_back(x);
+    if (j["next"].is_null())
+      break;
+    after = j["next"].get<std::int64_t>();
+  }
+  CHECK(all == report["failures"]);  // every failure once, in the report's order
+  auto one = json::parse(f.get("/v1/batches/" + id + "/failures?after=118&limit=2").body);
+  CHECK(one["failures"].size() == 4);  // 119, and 120's three: one id is never split
+  CHECK(one["next"] == 120);
+  auto rest = json::parse(f.get("/v1/batches/" + id + "/failures?after=130").body);
+  CHECK(rest["failures"].empty());
+  CHECK(rest["next"].is_null());
+  check_error(f.get("/v1/batches/" + id + "/failures?limit=0"), 400, "bad_request", "limit");
+  check_error(f.get("/v1/batches/" + id + "/failures?after=x"), 400, "bad_request", "after");
+  check_error(f.get("/v1/batches/b-00000000000000ff/failures"), 404, "not_found",
+              "b-00000000000000ff");
+  auto head = f.call(http_request{"HEAD", "/v1/batches/" + id + "/failures", {}, {}});
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+}
+
 TEST_CASE("front: tasks from the store", "[http][front]") {
   front f;
   auto r = f.get("/v1/tasks/17");

@@ -39,7 +39,7 @@ batch_report sample_report() {
 } // namespace
 
 TEST_CASE("writer: the batch report is the contract's, failures sorted by id", "[http][writer]") {
-  auto text = report_json(sample_report());
+  auto text = report_json(sample_report()).joined();
   CHECK(text.rfind(R"({"batch_id":"b-000000000000002a","state":"done","total":1000,)"
                    R"("succeeded":997,"failed":3,"elapsed_ms":2003.4,"failures":[)",
                    0)
@@ -62,13 +62,13 @@ TEST_CASE("writer: status with pending, failures once done", "[http][writer]") {
   auto r = sample_report();
   r.state = batch_state::running;
   r.pending = 10;
-  auto j = nlohmann::json::parse(status_json(r));
+  auto j = nlohmann::json::parse(status_json(r).joined());
   CHECK(j["state"] == "running");
   CHECK(j["pending"] == 10);
   CHECK(!j.contains("failures"));
   r.pending = 0;
   r.state = batch_state::cancelled;
-  j = nlohmann::json::parse(status_json(r));
+  j = nlohmann::json::parse(status_json(r).joined());
   CHECK(j["state"] == "cancelled");
   CHECK(j["failures"].size() == 3);
   for (auto key : {"batch_id", "state", "total", "succeeded", "failed", "pending", "elapsed_ms"})

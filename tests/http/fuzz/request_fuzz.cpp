@@ -69,6 +69,23 @@ public:
     answer_batch(id, false, std::move(done));
   }
 
+  void failures(std::string id, std::int64_t after, std::uint64_t limit,
+                http::reply_fn done) override {
+    answer_batch(id, false, [after, limit, done = std::move(done)](http::backend_reply r) {
+      if (r.what == http::backend_reply::kind::ok) {
+        auto rendered = render_finished(std::move(r.report));
+        auto range = rendered->page(after, limit);
+        r.page.batch_id = rendered->batch_id;
+        r.page.report = rendered;
+        r.page.first = range.first;
+        r.page.last = range.last;
+        r.page.more = range.more;
+        r.page.next = range.next;
+      }
+      done(std::move(r));
+    });
+  }
+
   void cancel(std::string id, http::reply_fn done) override {
     answer_batch(id, true, std::move(done));
   }

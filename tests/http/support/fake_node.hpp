@@ -154,6 +154,22 @@ inline fake_coordinator_actor::behavior_type fake_coordinator_impl(fake_coordina
         return caf::make_error(refusal::unknown_batch, "no batch " + text);
       return fake_status(self->state.batches[n].report);
     },
+    [self](failures_atom, const std::string& text, std::int64_t after,
+           std::uint64_t limit) -> caf::result<failure_page> {
+      std::uint64_t n = 0;
+      if (!parse_batch_id(text, n) || self->state.batches.count(n) == 0)
+        return caf::make_error(refusal::unknown_batch, "no batch " + text);
+      auto rendered = render_finished(fake_status(self->state.batches[n].report));
+      auto range = rendered->page(after, limit);
+      failure_page p;
+      p.batch_id = rendered->batch_id;
+      p.report = rendered;
+      p.first = range.first;
+      p.last = range.last;
+      p.more = range.more;
+      p.next = range.next;
+      return p;
+    },
     [self](cancel_atom, const std::string& text) -> caf::result<batch_report> {
       std::uint64_t n = 0;
       if (!parse_batch_id(text, n) || self->state.batches.count(n) == 0)
