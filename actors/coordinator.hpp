@@ -36,6 +36,10 @@ struct coordinator_config {
   /// Journal every batch in the store before it starts, record its outcome before it is
   /// answered, and read finished reports back from the store (store/journal.hpp).
   bool journal = false;
+  /// The store numbers batches (task_store::numbers_batches: several fronts share it): each
+  /// admitted batch gets its number from the store before it starts (with its journal write, or
+  /// on its own with the journal off), and last_batch is not used.
+  bool store_numbers = false;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

@@ -10,7 +10,7 @@
 namespace taskpipe {
 
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch) {
+                        std::uint64_t* last_batch, bool* numbers_batches) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -27,6 +27,8 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
       throw std::runtime_error(reason_of(last.error()));
     *last_batch = *last;
   }
+  if (numbers_batches)
+    *numbers_batches = (*store)->numbers_batches();
   return spawn_store_actor(sys, std::move(*store));
 }
 
@@ -47,7 +49,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   result.metrics = std::make_shared<pipeline_metrics>();
   result.counters = node_stage_counters::make_all();
   coordinator_config cc;
-  result.store = spawn_store(sys, cfg, &cc.last_batch);
+  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;

@@ -47,9 +47,10 @@ struct pipeline {
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
-/// the store actor that owns it. `last_batch`, if given, receives the store's last_batch().
+/// the store actor that owns it. `last_batch`, if given, receives the store's last_batch(),
+/// `numbers_batches` its numbers_batches().
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch = nullptr);
+                        std::uint64_t* last_batch = nullptr, bool* numbers_batches = nullptr);
 
 /// The options every local stage pool of the node shares.
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,

@@ -169,12 +169,6 @@ void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
   if (value != "on" && value != "off")
     throw option_error{fmt::format("--journal={}: expected on or off", value)};
   cfg.journal = value == "on";
-  // The PostgreSQL store has no batch journal yet.
-  if (cfg.store == store_kind::postgres) {
-    if (opts.given("journal") && cfg.journal)
-      throw option_error{"--journal=on: the PostgreSQL store has no batch journal yet"};
-    cfg.journal = false;
-  }
 }
 
 pipeline_config common_pipeline_config(const option_set& opts) {

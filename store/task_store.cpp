@@ -58,6 +58,14 @@ void task_store::run_group(std::span<chunk_work> group) {
   }
 }
 
+bool task_store::numbers_batches() const {
+  return false;
+}
+
+caf::error task_store::number_batches(std::vector<journaled_batch>&) {
+  return storage_error("this store does not number batches (the node numbers them)");
+}
+
 caf::error task_store::apply(stage where, const task_envelope& t) {
   std::vector<task_envelope> one{t};
   std::vector<caf::error> results;
