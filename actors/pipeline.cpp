@@ -3,7 +3,9 @@
 #include "actors/coordinator.hpp"
 #include "actors/store_actor.hpp"
 
+#include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <stdexcept>
 
@@ -32,13 +34,27 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
   return spawn_store_actor(sys, std::move(*store));
 }
 
+store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
+                         const store_actor& writer) {
+  if (cfg.store != store_kind::postgres)
+    return writer;
+  store_options opts;
+  opts.kind = cfg.store;
+  opts.location = cfg.db_path;
+  auto store = open_store(opts);
+  if (!store)
+    throw std::runtime_error(reason_of(store.error()));
+  return spawn_store_actor(sys, std::move(*store), writer);
+}
+
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
-                                 std::shared_ptr<pipeline_metrics> metrics) {
+                                 std::shared_ptr<pipeline_metrics> metrics, store_actor reader) {
   local_stage_options local;
   local.workers = cfg.workers;
   local.latency = cfg.latency;
   local.chunk_size = cfg.chunk_size;
   local.store = std::move(store);
+  local.reader = std::move(reader);
   local.metrics = std::move(metrics);
   local.faults = cfg.faults;
   return local;
@@ -55,7 +71,13 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.chunk_size = cfg.chunk_size;
   cc.stage_hosts = !cfg.remote.empty();
   cc.journal = cfg.journal;
-  auto local = local_stages(cfg, result.store, result.metrics);
+  try {
+    result.reader = spawn_reader(sys, cfg, result.store);
+  } catch (...) {
+    caf::anon_send_exit(result.store, caf::exit_reason::user_shutdown);
+    throw;
+  }
+  auto local = local_stages(cfg, result.store, result.metrics, result.reader);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](

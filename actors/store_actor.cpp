@@ -185,8 +185,11 @@ void queue_flush(store_actor_impl::stateful_pointer<store_state> self) {
 }
 
 store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointer<store_state> self,
-                                               std::shared_ptr<task_store> store) {
+                                               std::shared_ptr<task_store> store,
+                                               store_actor linked_to) {
   self->state.store = std::move(store);
+  if (linked_to)
+    self->link_to(linked_to);
   return {
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
@@ -264,13 +267,14 @@ store_actor_impl::behavior_type store_behavior(store_actor_impl::stateful_pointe
 
 } // namespace
 
-store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store) {
+store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
+                              store_actor linked_to) {
   // spawn copies its arguments: hand the store over in a shared_ptr.
   bool blocking = store->blocks();
   std::shared_ptr<task_store> owned{std::move(store)};
   if (blocking)
-    return sys.spawn<caf::detached>(store_behavior, std::move(owned));
-  return sys.spawn(store_behavior, std::move(owned));
+    return sys.spawn<caf::detached>(store_behavior, std::move(owned), std::move(linked_to));
+  return sys.spawn(store_behavior, std::move(owned), std::move(linked_to));
 }
 
 } // namespace taskpipe

@@ -113,7 +113,9 @@ stats_actor spawn_dashboard_stats(caf::actor_system& sys, const pipeline& node,
   stats_config sc;
   sc.node = host[0] != '\0' ? std::string{host} + " (" + address + ")" : address;
   sc.version = std::string{version()};
-  sc.store_kind = cfg.store == store_kind::sqlite ? "sqlite" : "memory";
+  sc.store_kind = cfg.store == store_kind::sqlite     ? "sqlite"
+                  : cfg.store == store_kind::postgres ? "postgres"
+                                                      : "memory";
   sc.coordinator = node.coordinator;
   sc.store = node.store;
   sc.metrics = node.metrics;
@@ -216,7 +218,7 @@ int serve_command(const std::vector<std::string>& args) {
   if (resumed > 0)
     log::info("serve", fmt::format("resumed {} unfinished batches of the journal", resumed),
               {{"resumed", resumed}});
-  auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
+  auto backend = http::make_actor_backend(sys, node.coordinator, node.reader);
   int status = 0;
   {
     http::server front{*backend, node.metrics, sopts};

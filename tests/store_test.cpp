@@ -1738,7 +1738,9 @@ TEST_CASE("postgres: a front resumes the unfinished batches of fronts that are g
   REQUIRE(reason_of(b->journal({journaled(6)})) == "");
   auto mine = [](task_store& s) {
     std::vector<std::uint64_t> numbers;
-    for (auto& r : s.unfinished_batches()->batches)
+    auto found = s.unfinished_batches();
+    REQUIRE(found);
+    for (auto& r : found->batches)
       numbers.push_back(r.admitted.batch);
     return numbers;
   };

@@ -1,5 +1,7 @@
 #include "store/postgres/journal.hpp"
 
+#include "store/postgres/schema.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -12,7 +14,7 @@ namespace taskpipe::postgres {
 
 namespace {
 
-namespace stmt {
+namespace jstmt {
 constexpr const char* insert_batch = "taskpipe_journal_insert";
 constexpr const char* cancel = "taskpipe_journal_cancel";
 constexpr const char* finish = "taskpipe_journal_finish";
@@ -23,16 +25,16 @@ constexpr const char* applied_ids = "taskpipe_journal_applied";
 constexpr const char* report = "taskpipe_journal_report";
 constexpr const char* failures = "taskpipe_journal_failures";
 constexpr const char* key = "taskpipe_journal_key";
-} // namespace stmt
+} // namespace jstmt
 
 const std::pair<const char*, const char*> statements[] = {
-  {stmt::insert_batch,
+  {jstmt::insert_batch,
    "INSERT INTO batches(batch_id, number, admitted_ms, deadline_ms, idempotency_key, "
    "body_digest, total, tasks, front) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
-  {stmt::cancel, "UPDATE batches SET cancelled = 1 WHERE batch_id = $1"},
+  {jstmt::cancel, "UPDATE batches SET cancelled = 1 WHERE batch_id = $1"},
   // The failures ($7.. as arrays: position, task id, stage, code, reason) and the end, in one
   // statement; a failure recorded again (a retry) replaces itself, as SQLite's INSERT OR REPLACE.
-  {stmt::finish,
+  {jstmt::finish,
    "WITH f AS (INSERT INTO batch_failures(batch_id, position, task_id, stage, code, reason) "
    "SELECT $1, u.position, u.task_id, u.stage, u.code, u.reason FROM unnest($7::bigint[], "
    "$8::bigint[], $9::text[], $10::text[], $11::text[]) AS u(position, task_id, stage, code, "
@@ -42,24 +44,24 @@ const std::pair<const char*, const char*> statements[] = {
    "elapsed_ms = $6, tasks = NULL WHERE batch_id = $1"},
   // The unfinished batches of fronts that are gone become this front's ($1): a front holds the
   // advisory lock of its number (shared, on every connection) while it runs.
-  {stmt::claim,
+  {jstmt::claim,
    "UPDATE batches b SET front = $1 WHERE finished_ms IS NULL AND front IS DISTINCT FROM $1 "
    "AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
    "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = "
    "current_database()) AND ((l.classid::bigint << 32) | l.objid::bigint) = b.front)"},
-  {stmt::unfinished,
+  {jstmt::unfinished,
    "SELECT number, admitted_ms, deadline_ms, coalesce(idempotency_key, ''), "
    "coalesce(body_digest, ''), tasks, cancelled FROM batches WHERE finished_ms IS NULL "
    "AND front = $1 ORDER BY admitted_ms, number"},
-  {stmt::notified_ids, "SELECT b.number, o.task_id FROM batches b JOIN outbox o "
+  {jstmt::notified_ids, "SELECT b.number, o.task_id FROM batches b JOIN outbox o "
                        "ON o.batch_id = b.batch_id WHERE b.finished_ms IS NULL AND b.front = $1"},
-  {stmt::applied_ids, "SELECT b.number, a.task_id FROM batches b JOIN applied_updates a "
+  {jstmt::applied_ids, "SELECT b.number, a.task_id FROM batches b JOIN applied_updates a "
                       "ON a.batch_id = b.batch_id WHERE b.finished_ms IS NULL AND b.front = $1"},
-  {stmt::report, "SELECT state, total, succeeded, failed, elapsed_ms FROM batches "
+  {jstmt::report, "SELECT state, total, succeeded, failed, elapsed_ms FROM batches "
                  "WHERE batch_id = $1 AND finished_ms IS NOT NULL"},
-  {stmt::failures, "SELECT position, task_id, stage, code, reason FROM batch_failures "
+  {jstmt::failures, "SELECT position, task_id, stage, code, reason FROM batch_failures "
                    "WHERE batch_id = $1 ORDER BY task_id, position"},
-  {stmt::key, "SELECT number, coalesce(body_digest, '') FROM batches WHERE idempotency_key = $1"},
+  {jstmt::key, "SELECT number, coalesce(body_digest, '') FROM batches WHERE idempotency_key = $1"},
 };
 
 struct query {
@@ -169,7 +171,7 @@ caf::error prepare_journal_statements(connection& db) {
 caf::error number_batches(connection& db, std::vector<journaled_batch>& batches) {
   if (batches.empty())
     return caf::none;
-  std::vector<query> queries(1, query{taskpipe::postgres::stmt::number_batches, {}});
+  std::vector<query> queries(1, query{stmt::number_batches, {}});
   queries.front().p.add(std::to_string(batches.size()));
   std::vector<result> out;
   if (auto err = round_trip(db, "numbering batches", "BEGIN", queries, out, true))
@@ -198,7 +200,7 @@ caf::error journal(connection& db, const std::vector<journaled_batch>& batches,
   std::vector<query> queries;
   queries.reserve(batches.size());
   for (const auto& b : batches) {
-    query q{stmt::insert_batch, {}};
+    query q{jstmt::insert_batch, {}};
     q.p.add(batch_id_text(b.batch));
     q.p.add(as_text(b.batch));
     q.p.add(std::to_string(b.admitted_ms));
@@ -227,7 +229,7 @@ caf::error record_outcomes(connection& db, const std::vector<batch_outcome>& out
   for (const auto& o : outcomes) {
     auto id = batch_id_text(o.batch);
     if (o.finished_ms == 0) {
-      query q{stmt::cancel, {}};
+      query q{jstmt::cancel, {}};
       q.p.add(std::move(id));
       queries.push_back(std::move(q));
       continue;
@@ -248,7 +250,7 @@ caf::error record_outcomes(connection& db, const std::vector<batch_outcome>& out
       codes += to_string(f.code);
       append_array_text(reasons, f.reason);
     }
-    query q{stmt::finish, {}};
+    query q{jstmt::finish, {}};
     q.p.add(std::move(id));
     q.p.add(to_string(o.state));
     q.p.add(std::to_string(o.finished_ms));
@@ -265,8 +267,8 @@ caf::error record_outcomes(connection& db, const std::vector<batch_outcome>& out
 }
 
 caf::expected<resumable_batches> unfinished_batches(connection& db, std::int64_t front) {
-  std::vector<query> queries{{stmt::claim, {}}, {stmt::unfinished, {}}, {stmt::notified_ids, {}},
-                             {stmt::applied_ids, {}}};
+  std::vector<query> queries{{jstmt::claim, {}}, {jstmt::unfinished, {}}, {jstmt::notified_ids, {}},
+                             {jstmt::applied_ids, {}}};
   for (auto& q : queries)
     q.p.add(std::to_string(front));
   std::vector<result> out;
@@ -307,7 +309,7 @@ caf::expected<resumable_batches> unfinished_batches(connection& db, std::int64_t
 
 caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch) {
   auto id = batch_id_text(batch);
-  std::vector<query> queries{{stmt::report, {}}, {stmt::failures, {}}};
+  std::vector<query> queries{{jstmt::report, {}}, {jstmt::failures, {}}};
   for (auto& q : queries)
     q.p.add(id);
   std::vector<result> out;
@@ -339,7 +341,7 @@ caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch)
 }
 
 caf::expected<key_owner> find_idempotency_key(connection& db, const std::string& key) {
-  std::vector<query> queries{{stmt::key, {}}};
+  std::vector<query> queries{{jstmt::key, {}}};
   queries.front().p.add(key);
   std::vector<result> out;
   if (auto err = round_trip(db, "looking up an Idempotency-Key", "BEGIN READ ONLY", queries, out,

@@ -69,7 +69,13 @@ public:
     db_.on_connect = [front = front_](connection& c) -> caf::error {
       // The statements take a chunk as arrays; a generic plan (what PostgreSQL caches after
       // five runs) cannot see their sizes and may scan whole tables: plan each run for its chunk.
-      if (auto done = c.exec("SET plan_cache_mode = force_custom_plan"); !done)
+      // The server's keepalives notice within about a minute that this node's machine is gone,
+      // ending its session and so its front lock (journal.hpp); the default is hours.
+      if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_custom_plan', false), "
+                             "set_config('tcp_keepalives_idle', '30', false), "
+                             "set_config('tcp_keepalives_interval', '10', false), "
+                             "set_config('tcp_keepalives_count', '3', false)");
+          !done)
         return storage_error("PostgreSQL " + c.target() + ": " + reason_of(done.error()));
       if (auto err = create_schema(c))
         return err;

@@ -28,6 +28,11 @@ outbox_at_kill="$(pg_sql "SELECT count(*) FROM outbox WHERE batch_id = '$id'")"
 [ "$outbox_at_kill" -lt "$n" ] || fail "the batch had finished before the kill: nothing to resume"
 [ "$(pg_sql "SELECT count(*) FROM batches WHERE finished_ms IS NULL")" = 1 ] ||
   fail "the journal does not hold the unfinished batch"
+# The killed front's sessions end once the server notices (its front lock with them).
+for _ in $(seq 100); do
+  [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'taskpipe'")" = 0 ] && break
+  sleep 0.05
+done
 
 start_serve second --store=postgres --db="$PG_URI" --latency=seed
 grep -q "resumed 1 unfinished batch" "$WORK/second.err" "$WORK/second.out" ||
