@@ -41,7 +41,7 @@ struct batch_record {
   std::string body_digest;
   bool cancelled = false;
   /// Its tasks were sent on (it is journaled, where the journal is on): only then is it answered.
-  bool started = false;
+  bool launched = false;
   std::vector<report_promise> waiters;
   /// Retries (the same Idempotency-Key) that came before it started, and whether they wait.
   std::vector<std::pair<report_promise, bool>> early;
@@ -378,7 +378,7 @@ caf::expected<batch_record*> admit(coordinator_pointer self, std::size_t n,
 /// Sends the tasks of an admitted batch to Validate in chunks, marking repeated ids, and arms its
 /// deadline.
 void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_update>& tasks) {
-  b.started = true;
+  b.launched = true;
   auto n = tasks.size();
   b.ids.reserve(n);
   id_set seen{n};
@@ -516,7 +516,7 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   auto timeout = std::chrono::milliseconds{r.admitted.deadline_ms - r.admitted.admitted_ms};
   auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
   st.last_batch = std::max(st.last_batch, b.id); // the store's last_batch() counts the journal
-  b.started = true;
+  b.launched = true;
   b.admitted_ms = r.admitted.admitted_ms;
   b.cancelled = r.cancelled;
   if (!r.admitted.idempotency_key.empty()) {
@@ -558,7 +558,7 @@ void answer_again(coordinator_pointer self, batch_record& b, const std::string& 
                   report_promise& promise) {
   if (b.body_digest != digest)
     promise.deliver(key_reused(b.idempotency_key));
-  else if (!b.started) // still being journaled (or numbered): answered once it starts
+  else if (!b.launched) // still being journaled (or numbered): answered once it starts
     b.early.emplace_back(promise, wait);
   else
     answer_started(self, b, promise, wait);
@@ -615,7 +615,7 @@ batch_record* find_batch(coordinator_pointer self, const std::string& text) {
     return nullptr;
   auto i = self->state.batches.find(id);
   // A batch not started yet has not been answered: nobody knows its number (or it is provisional).
-  return i == self->state.batches.end() || !i->second.started ? nullptr : &i->second;
+  return i == self->state.batches.end() || !i->second.launched ? nullptr : &i->second;
 }
 
 caf::error unknown_batch(const std::string& text) {

@@ -15,7 +15,7 @@ body() {
   done
   printf '%s]}' "$out"
 }
-batch_of() { sed -E 's/.*"batch_id":"([^"]+)".*/\1/' "$1"; }
+batch_of() { printf '%s\n' "$(sed -E 's/.*"batch_id":"([^"]+)".*/\1/' "$1")"; }
 
 start_serve slow --store=postgres --db="$PG_URI" --seed-tasks=$n --latency=400
 start_serve fast --store=postgres --db="$PG_URI" --latency=zero
