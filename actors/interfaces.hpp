@@ -5,6 +5,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "messages/stats.hpp"
 #include "messages/task.hpp"
 #include "store/journal.hpp"

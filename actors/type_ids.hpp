@@ -5,6 +5,7 @@
 
 #include "actors/interfaces.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "messages/task.hpp"
 #include "store/journal.hpp"
 

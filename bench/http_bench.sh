@@ -110,6 +110,7 @@ run_case() {
   printf '%-48s %9.1f %13.0f %7.1fms %7.1fms %6d MB %6d  %s\n' "$label" \
     "$(awk "BEGIN{print $requests / $secs}")" "$(awk "BEGIN{print 1000 * $requests / $secs}")" \
     "$p50" "$p99" "$rss" "$errors" "$goal"
+  last_tasks_per_s="$(awk "BEGIN{print 1000 * $requests / $secs}")"
   [ "$exit_status" = "0" ] || echo "  (server exit status after SIGTERM: $exit_status)"
   echo "  wrk -t$threads -c$conns -d${duration}s; taskpipe serve $*" >&2
 }
@@ -135,6 +136,11 @@ for c in $cases; do
     2)
       db="$work/bench.db"
       run_case "zero, sqlite, 8 connections" ">= 350 req/s, durable" 8 --latency=zero --store=sqlite --db="$db"
+      # The same store's `taskpipe run` throughput (zero latency, 1,000,000 tasks), this run.
+      local_run="$("$TASKPIPE_BIN" run --json --latency=zero --store=sqlite --db="$work/bench-run.db" --tasks=1000000)"
+      run_tps="$(sed -E 's/.*"tasks_per_s":([0-9.]+).*/\1/' <<<"$local_run")"
+      printf '  taskpipe run, same store, 1,000,000 tasks: %.0f tasks/s; HTTP = %.3f x that (goal >= 0.9)\n' \
+        "$run_tps" "$(awk "BEGIN{print $last_tasks_per_s / $run_tps}")"
       # Durable: another process reads the rows back from the WAL-mode file after the drain.
       echo "  sqlite rows read back by sqlite3 after exit: audit $(sqlite3 "$db" 'SELECT count(*) FROM audit'), applied updates $(sqlite3 "$db" 'SELECT count(*) FROM applied_updates'), outbox $(sqlite3 "$db" 'SELECT count(*) FROM outbox'), sum(version - 1) $(sqlite3 "$db" 'SELECT sum(version - 1) FROM tasks') (journal_mode $(sqlite3 "$db" 'PRAGMA journal_mode'))"
       ;;

@@ -6,6 +6,8 @@
 # (-DTASKPIPE_STAGE_COUNTERS=OFF, build-nocounters/: only actors/stage.cpp differs), alternated
 # COUNTER_RUNS times (default 5) with COUNTER_TASKS tasks (default 1,000,000); goal: the medians
 # within 2 %.
+# The zero-latency 1,000,000-task cases are followed by their bound (bench/store_bound.cpp: the
+# store's own work for the same batch on one thread, no actors) and taskpipe's ratio to it.
 # Usage: bench/pipeline_bench.sh [--quick] [--counters-only]
 #   --quick skips the 1,000,000-task cases; --counters-only runs only the counter comparison.
 set -euo pipefail
@@ -22,6 +24,7 @@ for arg in "$@"; do
 done
 # Only the binary is needed here; the second tree differs from the first in actors/stage.cpp.
 TARGET=taskpipe build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+TARGET=store_bound build_tree "$TASKPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 TARGET=taskpipe build_tree "$TASKPIPE_ROOT/build-nocounters" -DCMAKE_BUILD_TYPE=Release \
   -DTASKPIPE_STAGE_COUNTERS=OFF >/dev/null
 bin="$TASKPIPE_ROOT/build/taskpipe"
@@ -65,6 +68,21 @@ run_case() {
   ratio="-"
   if awk "BEGIN{exit !($bound > 0)}"; then ratio="$(awk "BEGIN{printf \"%.3f\", $elapsed/$bound}")"; fi
   printf '%-44s %8.1f ms %8s %12.0f %6d MB  %s\n' "$label" "$elapsed" "$ratio" "$tps" "$rss" "$goal"
+  last_tps="$tps"
+}
+
+# The store's limit (bench/store_bound.cpp: the same store work on one thread, no actors), best of
+# 1, 4 and 16 chunks per transaction, and the last run_case's tasks/s as a ratio to it.
+bound_case() {
+  local label="$1" goal="$2" run_tps="$last_tps" best=0 k out tps
+  shift 2
+  for k in 1 4 16; do
+    out="$("$TASKPIPE_ROOT/build/bench/store_bound" "$@" --chunks-per-group=$k)"
+    tps="$(json_field "$out" tasks_per_s)"
+    if awk "BEGIN{exit !($tps > $best)}"; then best="$tps"; fi
+  done
+  printf '%-44s %11s %8s %12.0f %9s  %s\n' "$label" "-" "-" "$best" "-" \
+    "taskpipe above = $(awk "BEGIN{printf \"%.3f\", $run_tps/$best}") x this; goal $goal"
 }
 
 run_case "seed, memory, 1,000" "<= 1.02 x bound" --latency=seed --store=memory --tasks=1000
@@ -72,7 +90,9 @@ run_case "seed, memory, 100,000" "<= 1.05 x bound, <= 150 MB" --latency=seed --s
 if [ "$quick" -eq 0 ]; then
   run_case "seed, memory, 1,000,000" "<= 1.25 x bound, <= 600 MB" --latency=seed --store=memory --tasks=1000000
   run_case "zero, memory, 1,000,000" ">= 1,500,000 tasks/s" --latency=zero --store=memory --tasks=1000000
+  bound_case "  bound: memory store on one thread" ">= 0.5 x" --store=memory --tasks=1000000
   run_case "zero, sqlite, 1,000,000" ">= 250,000 tasks/s" --latency=zero --store=sqlite --db="$work/bench.db" --tasks=1000000
+  bound_case "  bound: sqlite store on one thread" ">= 0.9 x" --store=sqlite --db="$work/bound.db" --tasks=1000000
   # The batch journal's cost, measured in the same run (issue 9: within 10 %).
   run_case "zero, sqlite, 1,000,000, --journal=off" "journal on within 10 % of this" --latency=zero --store=sqlite --db="$work/bench-nojournal.db" --tasks=1000000 --journal=off
   # --durability: full (the default, an fsync per group commit) against normal, same run.

@@ -2,9 +2,11 @@
 
 #include "main/actor_system_setup.hpp"
 #include "main/config_file.hpp"
+#include "main/http/json_writer.hpp"
 #include "main/log.hpp"
 #include "main/options.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "store/postgres/postgres_store.hpp"
 
 #include <caf/all.hpp>
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
@@ -117,6 +120,18 @@ void print_human(const run_figures& f, const pipeline_config& cfg, const std::st
              f.rows.applied_updates, f.rows.outbox_rows);
 }
 
+/// --report-file: the report with every failure, for scripts and the invariant checker.
+bool write_report(const std::string& path, const batch_report& r) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out << http::status_json(r) << '\n';
+  out.close();
+  if (!out) {
+    log::error("run", fmt::format("cannot write the report to {}", path));
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int run_command(const std::vector<std::string>& args) {
@@ -126,6 +141,8 @@ int run_command(const std::vector<std::string>& args) {
   opts.add("tasks", "N", "1000", "generate updates for ids 1..N");
   opts.add("invalid-every", "K", "0", "make every K-th task invalid (empty summary); 0 = none");
   opts.add("json", "", "", "print exactly one JSON object instead of the summary");
+  opts.add("report-file", "PATH", "",
+           "also write the whole batch report (as GET /v1/batches/{id} answers it) to PATH");
   add_journal_option(opts);
   add_network_options(opts, true);
   pipeline_config cfg;
@@ -221,6 +238,8 @@ int run_command(const std::vector<std::string>& args) {
     figures.by_code[to_string(f.code)] += 1;
     figures.by_stage_and_code[to_string(f.where) + "/" + to_string(f.code)] += 1;
   }
+  if (auto path = opts.get("report-file"); !path.empty() && !write_report(path, figures.report))
+    ok = false;
   if (opts.flag("json"))
     print_json(figures);
   else

@@ -33,6 +33,8 @@ CAF_ADD_ATOM(taskpipe, taskpipe, outcome_atom, "outcome")     // record a cancel
 CAF_ADD_ATOM(taskpipe, taskpipe, resume_atom, "resume")       // unfinished batches at start-up
 CAF_ADD_ATOM(taskpipe, taskpipe, report_atom, "report")       // a finished batch's report
 CAF_ADD_ATOM(taskpipe, taskpipe, key_atom, "key")             // the batch of an Idempotency-Key
+CAF_ADD_ATOM(taskpipe, taskpipe, failures_atom, "failures")   // a page of a batch's failures
+CAF_ADD_ATOM(taskpipe, taskpipe, purge_atom, "purge")         // remove expired batches
 // Inside a stage (router and workers) and a remote stage.
 CAF_ADD_ATOM(taskpipe, taskpipe, retire_atom, "retire")       // a worker asks to be replaced
 CAF_ADD_ATOM(taskpipe, taskpipe, reconnect_atom, "reconnect")

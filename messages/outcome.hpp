@@ -78,23 +78,7 @@ enum class batch_state : std::uint8_t { running, done, cancelled };
 
 std::string to_string(batch_state x);
 
-/// A batch's status; with `pending == 0` it is the final report.
-struct batch_report {
-  std::string batch_id;
-  batch_state state = batch_state::running;
-  std::uint64_t total = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t pending = 0;
-  double elapsed_ms = 0;
-  std::vector<task_failure> failures;  ///< sorted by id, then position; filled once pending is 0
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, batch_report& x) {
-  return f(caf::meta::type_name("batch_report"), x.batch_id, x.state, x.total, x.succeeded,
-           x.failed, x.pending, x.elapsed_ms, x.failures);
-}
+// batch_report (a batch's status and report) is in messages/report.hpp.
 
 /// Failure counts of the whole node by stage and code (the failure aggregator's view).
 struct failure_counts {

@@ -66,6 +66,10 @@ caf::error task_store::number_batches(std::vector<journaled_batch>&) {
   return storage_error("this store does not number batches (the node numbers them)");
 }
 
+std::int64_t task_store::expired_before_ms() const {
+  return unix_now_ms() - retention_.count();
+}
+
 caf::error task_store::apply(stage where, const task_envelope& t) {
   std::vector<task_envelope> one{t};
   std::vector<caf::error> results;
@@ -75,7 +79,9 @@ caf::error task_store::apply(stage where, const task_envelope& t) {
 
 // -- opening a store ------------------------------------------------------------------------------
 
-caf::expected<std::unique_ptr<task_store>> open_store(const store_options& opts) {
+namespace {
+
+caf::expected<std::unique_ptr<task_store>> open_kind(const store_options& opts) {
   switch (opts.kind) {
     case store_kind::sqlite:
       return open_sqlite_store(opts);
@@ -85,6 +91,15 @@ caf::expected<std::unique_ptr<task_store>> open_store(const store_options& opts)
       return open_postgres_store(opts);
   }
   return storage_error("unknown store kind");
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<task_store>> open_store(const store_options& opts) {
+  auto store = open_kind(opts);
+  if (store)
+    (*store)->set_retention(opts.retention);
+  return store;
 }
 
 // -- shared by the implementations ----------------------------------------------------------------

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "messages/task.hpp"
 #include "store/journal.hpp"
 
@@ -49,6 +50,9 @@ struct chunk_work {
   /// Per task, once the group ran: none when its work is done and committed, else why not.
   std::vector<caf::error> results;
 };
+
+/// How long finished batches are kept unless told otherwise (`--retention`).
+inline constexpr std::chrono::milliseconds default_retention = std::chrono::hours{24};
 
 class task_store {
 public:
@@ -134,15 +138,45 @@ public:
   /// Every journaled batch without a recorded finish, with what the store holds of its tasks.
   virtual caf::expected<resumable_batches> unfinished_batches() = 0;
 
-  /// The report of a finished batch (failures sorted by id, then position); not_found if the
-  /// store has no finished batch of that number.
+  /// The report of a finished batch (failures sorted by id, then position; finished_ms set);
+  /// not_found if the store has no finished batch of that number or it expired (retention).
   virtual caf::expected<batch_report> finished_report(std::uint64_t batch) = 0;
 
-  /// The batch journaled with Idempotency-Key `key` and its body digest; batch 0 when none was.
+  /// A page of a finished batch's failures (messages/report.hpp, failure_page): sorted by task
+  /// id, then position, those with task id > `after`, `limit` of them plus any further failures
+  /// of the page's last id; `more` and `next` set when failures follow. Reads only the page's
+  /// rows (and one more), not the whole list. not_found like finished_report().
+  virtual caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                                     std::size_t limit)
+    = 0;
+
+  /// The batch journaled with Idempotency-Key `key` and its body digest; batch 0 when none was
+  /// or its batch expired (a key lives as long as its batch's report).
   virtual caf::expected<key_owner> find_idempotency_key(const std::string& key) = 0;
+
+  /// Removes expired batches (finished longer than retention() ago) with their failures and
+  /// Idempotency-Keys, oldest first, about `max_rows` rows at most in one transaction (so that
+  /// a large purge does not hold up the pipeline's writes). Answers whether expired rows remain:
+  /// call again. The contract's tables (tasks, audit, applied updates, outbox) are never touched.
+  virtual caf::expected<bool> purge_expired(std::size_t max_rows) = 0;
+
+  /// How long finished batches are kept (`--retention`; default 24 h). An expired batch is
+  /// gone for every call above at once, whether or not purge_expired() removed its rows yet;
+  /// journal() may reuse its Idempotency-Key.
+  void set_retention(std::chrono::milliseconds keep) {
+    retention_ = keep;
+  }
+  std::chrono::milliseconds retention() const {
+    return retention_;
+  }
+  /// Batches finished before this (Unix milliseconds) have expired.
+  std::int64_t expired_before_ms() const;
 
   /// One task's stage work: apply_chunk() with a chunk of one.
   caf::error apply(stage where, const task_envelope& t);
+
+private:
+  std::chrono::milliseconds retention_ = default_retention;
 };
 
 // -- opening a store ------------------------------------------------------------------------------
@@ -163,6 +197,8 @@ struct store_options {
   durability sync = durability::full;
   /// How long a write waits for another connection's lock before it fails (SQLite).
   std::chrono::milliseconds busy_timeout{5000};
+  /// How long finished batches are kept (task_store::set_retention).
+  std::chrono::milliseconds retention = default_retention;
 };
 
 /// Opens the store `opts` describe; the error names the location and what is wrong.

@@ -1,5 +1,6 @@
 // Every message type survives CAF's binary serializer, as it must to cross the network.
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "actors/type_ids.hpp"
 #include "messages/task.hpp"
 

@@ -660,7 +660,45 @@ TEST_CASE("sqlite: the file is readable by another connection while the store is
   CHECK(db.one("SELECT version FROM tasks WHERE id = 1") == "2");
   CHECK(db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         == std::vector<std::string>{"applied_updates", "audit", "batch_failures", "batches",
-                                    "outbox", "tasks"}); // the contract's, and the journal's
+                                    "outbox", "task_order", "tasks"}); // the contract's, the
+                                                                     // journal's and per-key order
+}
+
+TEST_CASE("sqlite: a file whose applied_updates an earlier version keyed by task is upgraded") {
+  temp_db_path file;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
+    auto b = [](std::uint64_t n) { return "'" + batch_id_text(n) + "'"; };
+    auto sql = "PRAGMA journal_mode=WAL;"
+               "CREATE TABLE tasks(id INTEGER PRIMARY KEY, type TEXT NOT NULL, summary TEXT NOT "
+               "NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);"
+               "CREATE TABLE applied_updates(batch_id TEXT NOT NULL, task_id INTEGER NOT NULL, "
+               "version INTEGER NOT NULL, at TEXT NOT NULL, superseded_by TEXT, "
+               "PRIMARY KEY(task_id, batch_id)) WITHOUT ROWID;"
+               "INSERT INTO tasks VALUES(1, 'Epic', 'By 5', 3, 'x'), (2, 'Story', 'Task 2', 1, 'x');"
+               "INSERT INTO applied_updates VALUES(" + b(4) + ", 1, 2, 'x', NULL), (" + b(5)
+               + ", 1, 3, 'x', NULL);";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = sqlite_at(file.path);
+  reader db{file.path};
+  // Keyed batch first again, every row kept, and each task's newest batch known.
+  CHECK(db.one("SELECT group_concat(name) FROM pragma_table_info('applied_updates') WHERE pk > 0 "
+               "ORDER BY pk") == "batch_id,task_id");
+  CHECK(db.one("SELECT count(*) FROM applied_updates") == "2");
+  CHECK(db.rows("SELECT task_id, batch_id FROM task_order")
+        == std::vector<std::string>{"1|" + batch_id_text(5)});
+  // Per-key order goes on from what the file held: batch 3 is older than task 1's newest.
+  REQUIRE(is_ok(run_all(*store, task(3, 1, "Story", "By 3"))));
+  CHECK(store->find(1)->summary == "By 5");
+  CHECK(db.one("SELECT superseded_by FROM applied_updates WHERE batch_id = '" + batch_id_text(3)
+               + "'") == batch_id_text(5));
+  REQUIRE(is_ok(run_all(*store, task(6, 1, "Story", "By 6"))));
+  CHECK(store->find(1)->summary == "By 6");
+  CHECK(store->find(1)->version == 4);
+  CHECK(db.one("SELECT batch_id FROM task_order WHERE task_id = 1") == batch_id_text(6));
 }
 
 TEST_CASE("sqlite: the data survives reopening the file") {
@@ -1617,7 +1655,7 @@ TEST_CASE("journaled batches are unfinished until their outcome is recorded") {
     {7, 3, 1, stage::validate, failure_code::duplicate_in_batch, "task 1 appeared earlier"},
     {7, 2, 3, stage::validate, failure_code::invalid_type, "type \"\" is not one of {a, b}"},
     {7, 1, 2, stage::notify, failure_code::timeout, "deadline (the update was applied)"}};
-  batch_outcome done{7, batch_state::done, 2'000'000, 12.345678901, 1, failures};
+  batch_outcome done{7, batch_state::done, unix_now_ms(), 12.345678901, 1, failures};
   REQUIRE(reason_of(s.record_outcomes({done})) == "");
   REQUIRE(reason_of(s.record_outcomes({done})) == ""); // recording it again changes nothing
   auto left = s.unfinished_batches();
@@ -1763,4 +1801,95 @@ TEST_CASE("postgres: a front resumes the unfinished batches of fronts that are g
   CHECK(mine(*b) == std::vector<std::uint64_t>{6});
   b.reset();
   CHECK(eventually(*c, {5, 6}) == (std::vector<std::uint64_t>{5, 6}));
+}
+
+// Retention and failure pages on PostgreSQL (memory and SQLite: journal_test.cpp).
+namespace {
+
+void finish_with_failures(task_store& s, std::uint64_t number, std::size_t n,
+                          std::int64_t finished_ms, std::string key = {}) {
+  REQUIRE(reason_of(s.journal({journaled(number, std::move(key))})) == "");
+  std::vector<task_failure> failures;
+  for (std::size_t i = 0; i < n; ++i)
+    failures.push_back(task_failure{number, static_cast<std::uint32_t>(i),
+                                    static_cast<std::int64_t>(1 + i / 2), stage::validate,
+                                    failure_code::not_found, "reason " + std::to_string(i)});
+  std::shuffle(failures.begin(), failures.end(), std::mt19937{42});
+  REQUIRE(reason_of(s.record_outcomes(
+            {batch_outcome{number, batch_state::done, finished_ms, 1.5, 0, std::move(failures)}}))
+          == "");
+}
+
+} // namespace
+
+TEST_CASE("postgres: failure pages hold every failure once, in order, and never split one id") {
+  fixture f{which_store::postgres};
+  auto& s = *f.store;
+  finish_with_failures(s, 4, 2'001, unix_now_ms());
+  std::vector<std::uint32_t> seen;
+  std::int64_t after = 0;
+  std::int64_t last_id = 0;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 100);
+    auto page = s.failures_after(4, after, 150);
+    REQUIRE(page);
+    CHECK(page->failures.size() <= 151);
+    for (const auto& x : page->failures) {
+      CHECK(x.id >= last_id);
+      CHECK(x.id > after);
+      last_id = x.id;
+      seen.push_back(x.index);
+    }
+    if (!page->more)
+      break;
+    CHECK(page->failures.size() >= 150);
+    CHECK(page->next == page->failures.back().id);
+    after = page->next;
+  }
+  std::sort(seen.begin(), seen.end());
+  REQUIRE(seen.size() == 2'001);
+  for (std::uint32_t i = 0; i < seen.size(); ++i)
+    CHECK(seen[i] == i);
+  auto end = s.failures_after(4, 2'000, 10);
+  REQUIRE(end);
+  CHECK(end->failures.empty());
+  CHECK_FALSE(end->more);
+  CHECK(code_of(s.failures_after(99, 0, 10).error()) == failure_code::not_found);
+}
+
+TEST_CASE("postgres: expired batches are gone at once and purged in slices, and their keys free") {
+  fixture f{which_store::postgres};
+  auto& s = *f.store;
+  s.set_retention(std::chrono::hours{1});
+  auto now = unix_now_ms();
+  finish_with_failures(s, 1, 250, now - 3 * 3'600'000, "old-key"); // expired
+  finish_with_failures(s, 2, 10, now - 2 * 3'600'000);             // expired
+  finish_with_failures(s, 3, 10, now - 60'000, "new-key");         // kept
+  REQUIRE(reason_of(s.journal({journaled(5)})) == "");             // running: kept
+  for (std::uint64_t gone : {1, 2}) {
+    CHECK(code_of(s.finished_report(gone).error()) == failure_code::not_found);
+    CHECK(code_of(s.failures_after(gone, 0, 10).error()) == failure_code::not_found);
+  }
+  CHECK(s.find_idempotency_key("old-key")->batch == 0);
+  CHECK(s.find_idempotency_key("new-key")->batch == 3);
+  REQUIRE(reason_of(s.journal({journaled(6, "old-key")})) == "");
+  CHECK(s.find_idempotency_key("old-key")->batch == 6);
+  int rounds = 0;
+  for (;;) {
+    auto more = s.purge_expired(100);
+    REQUIRE(more);
+    ++rounds;
+    REQUIRE(rounds < 20);
+    if (!*more)
+      break;
+  }
+  CHECK(rounds >= 3);
+  CHECK(s.finished_report(3));
+  CHECK(s.finished_report(3)->finished_ms == now - 60'000);
+  CHECK(s.failures_after(3, 0, 100)->failures.size() == 10);
+  CHECK(s.unfinished_batches()->batches.size() == 2); // 5 and 6
+  CHECK_FALSE(*s.purge_expired(100));
+  reader db{f};
+  CHECK(db.one("SELECT count(*) FROM batches WHERE number IN (1, 2)") == "0");
+  CHECK(db.one("SELECT count(*) FROM batch_failures") == "10");
 }

@@ -1,6 +1,7 @@
 #include "main/http/actor_backend.hpp"
 
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "messages/task.hpp"
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 #include "messages/task.hpp"
 
 #include <string>

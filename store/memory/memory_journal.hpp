@@ -18,20 +18,33 @@ public:
   /// Whether (batch, task id) has a row in the outbox / applied_updates table of the store.
   using has_row_fn = std::function<bool(std::uint64_t batch, std::int64_t id)>;
 
-  caf::error journal(const std::vector<journaled_batch>& batches);
+  // `expired_before_ms` as in sqlite/journal.hpp: batches finished before it are expired.
+  caf::error journal(const std::vector<journaled_batch>& batches, std::int64_t expired_before_ms);
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes);
   caf::expected<resumable_batches> unfinished_batches(const has_row_fn& notified,
                                                       const has_row_fn& applied) const;
-  caf::expected<batch_report> finished_report(std::uint64_t batch) const;
-  caf::expected<key_owner> find_idempotency_key(const std::string& key) const;
+  caf::expected<batch_report> finished_report(std::uint64_t batch,
+                                              std::int64_t expired_before_ms) const;
+  caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                             std::size_t limit,
+                                             std::int64_t expired_before_ms) const;
+  caf::expected<key_owner> find_idempotency_key(const std::string& key,
+                                                std::int64_t expired_before_ms) const;
+  /// Removes expired batches (all at once: nothing here blocks on I/O).
+  caf::expected<bool> purge_expired(std::int64_t expired_before_ms);
 
 private:
+  struct entry;
+  /// The finished, unexpired batch `batch`; null if there is none.
+  const entry* finished_entry(std::uint64_t batch, std::int64_t expired_before_ms) const;
+
   struct entry {
     journaled_batch admitted;  ///< without its tasks: they are in `tasks`
     std::string tasks;         ///< encode_tasks; empty once finished
     std::uint64_t total = 0;
     bool cancelled = false;
     bool finished = false;
+    std::int64_t finished_ms = 0;
     batch_state state = batch_state::running;
     double elapsed_ms = 0;
     std::uint64_t succeeded = 0;

@@ -151,7 +151,7 @@ public:
   }
 
   caf::error journal(const std::vector<journaled_batch>& batches) override {
-    auto err = journal_.journal(batches);
+    auto err = journal_.journal(batches, expired_before_ms());
     if (!err)
       for (const auto& b : batches)
         last_batch_ = std::max(last_batch_, b.batch);
@@ -169,11 +169,20 @@ public:
   }
 
   caf::expected<batch_report> finished_report(std::uint64_t batch) override {
-    return journal_.finished_report(batch);
+    return journal_.finished_report(batch, expired_before_ms());
+  }
+
+  caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                             std::size_t limit) override {
+    return journal_.failures_after(batch, after, limit, expired_before_ms());
   }
 
   caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
-    return journal_.find_idempotency_key(key);
+    return journal_.find_idempotency_key(key, expired_before_ms());
+  }
+
+  caf::expected<bool> purge_expired(std::size_t) override {
+    return journal_.purge_expired(expired_before_ms());
   }
 
 private:

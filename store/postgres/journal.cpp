@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -25,6 +26,12 @@ constexpr const char* applied_ids = "taskpipe_journal_applied";
 constexpr const char* report = "taskpipe_journal_report";
 constexpr const char* failures = "taskpipe_journal_failures";
 constexpr const char* key = "taskpipe_journal_key";
+constexpr const char* free_key = "taskpipe_journal_free_key";
+constexpr const char* page = "taskpipe_journal_page";
+constexpr const char* page_more = "taskpipe_journal_page_more";
+constexpr const char* purge_failures = "taskpipe_journal_purge_failures";
+constexpr const char* purge_batches = "taskpipe_journal_purge_batches";
+constexpr const char* expired_left = "taskpipe_journal_expired_left";
 } // namespace jstmt
 
 const std::pair<const char*, const char*> statements[] = {
@@ -57,11 +64,36 @@ const std::pair<const char*, const char*> statements[] = {
                        "ON o.batch_id = b.batch_id WHERE b.finished_ms IS NULL AND b.front = $1"},
   {jstmt::applied_ids, "SELECT b.number, a.task_id FROM batches b JOIN applied_updates a "
                       "ON a.batch_id = b.batch_id WHERE b.finished_ms IS NULL AND b.front = $1"},
-  {jstmt::report, "SELECT state, total, succeeded, failed, elapsed_ms FROM batches "
-                 "WHERE batch_id = $1 AND finished_ms IS NOT NULL"},
+  {jstmt::report, "SELECT state, total, succeeded, failed, elapsed_ms, finished_ms FROM batches "
+                  "WHERE batch_id = $1 AND finished_ms >= $2"},
   {jstmt::failures, "SELECT position, task_id, stage, code, reason FROM batch_failures "
                    "WHERE batch_id = $1 ORDER BY task_id, position"},
-  {jstmt::key, "SELECT number, coalesce(body_digest, '') FROM batches WHERE idempotency_key = $1"},
+  {jstmt::key, "SELECT number, coalesce(body_digest, '') FROM batches WHERE idempotency_key = $1 "
+               "AND (finished_ms IS NULL OR finished_ms >= $2)"},
+  // An expired batch's key is free (its row may not be purged yet).
+  {jstmt::free_key, "UPDATE batches SET idempotency_key = NULL WHERE idempotency_key = $1 "
+                    "AND finished_ms < $2"},
+  // A page: the failures with task id > $2 up to the $3-th one's id, all of that id's included;
+  // page_more: whether any follow it.
+#define TASKPIPE_PG_PAGE_END                                                                     \
+  "coalesce((SELECT task_id FROM batch_failures WHERE batch_id = $1 AND task_id > $2 "           \
+  "ORDER BY task_id, position OFFSET $3::bigint - 1 LIMIT 1), 9223372036854775807)"
+  {jstmt::page, "SELECT position, task_id, stage, code, reason FROM batch_failures "
+                "WHERE batch_id = $1 AND task_id > $2 AND task_id <= " TASKPIPE_PG_PAGE_END
+                " ORDER BY task_id, position"},
+  {jstmt::page_more, "SELECT EXISTS (SELECT 1 FROM batch_failures WHERE batch_id = $1 "
+                     "AND task_id > " TASKPIPE_PG_PAGE_END ")"},
+#undef TASKPIPE_PG_PAGE_END
+  // Purging: up to $2 failure rows of expired batches, then the expired batches without
+  // failures left (a batch row still there is expired for every reader already).
+  {jstmt::purge_failures,
+   "DELETE FROM batch_failures WHERE ctid IN (SELECT f.ctid FROM batch_failures f JOIN batches b "
+   "ON b.batch_id = f.batch_id WHERE b.finished_ms < $1 LIMIT $2)"},
+  {jstmt::purge_batches,
+   "DELETE FROM batches WHERE batch_id IN (SELECT b.batch_id FROM batches b WHERE "
+   "b.finished_ms < $1 AND NOT EXISTS (SELECT 1 FROM batch_failures f WHERE f.batch_id = "
+   "b.batch_id) ORDER BY b.finished_ms LIMIT $2)"},
+  {jstmt::expired_left, "SELECT EXISTS (SELECT 1 FROM batches WHERE finished_ms < $1)"},
 };
 
 struct query {
@@ -150,6 +182,21 @@ bool blob_at(const PGresult* r, int row, int col, std::string& out) {
   return true;
 }
 
+/// Appends the failures of a result (position, task id, stage, code, reason) to `out`.
+void read_failures(const PGresult* r, std::uint64_t batch, std::vector<task_failure>& out) {
+  out.reserve(out.size() + static_cast<std::size_t>(PQntuples(r)));
+  for (int row = 0; row < PQntuples(r); ++row) {
+    task_failure f;
+    f.batch = batch;
+    f.index = static_cast<std::uint32_t>(int_at(r, row, 0));
+    f.id = int_at(r, row, 1);
+    from_string(text_at(r, row, 2), f.where);
+    from_string(text_at(r, row, 3), f.code);
+    f.reason = text_at(r, row, 4);
+    out.push_back(std::move(f));
+  }
+}
+
 } // namespace
 
 caf::error prepare_journal_statements(connection& db) {
@@ -194,12 +241,18 @@ caf::error take_front_lock(connection& db, std::int64_t front) {
 }
 
 caf::error journal(connection& db, const std::vector<journaled_batch>& batches,
-                   std::int64_t front) {
+                   std::int64_t front, std::int64_t expired_before_ms) {
   if (batches.empty())
     return caf::none;
   std::vector<query> queries;
   queries.reserve(batches.size());
   for (const auto& b : batches) {
+    if (!b.idempotency_key.empty()) {
+      query k{jstmt::free_key, {}};
+      k.p.add(b.idempotency_key);
+      k.p.add(std::to_string(expired_before_ms));
+      queries.push_back(std::move(k));
+    }
     query q{jstmt::insert_batch, {}};
     q.p.add(batch_id_text(b.batch));
     q.p.add(as_text(b.batch));
@@ -307,11 +360,13 @@ caf::expected<resumable_batches> unfinished_batches(connection& db, std::int64_t
   return found;
 }
 
-caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch) {
+caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch,
+                                            std::int64_t expired_before_ms) {
   auto id = batch_id_text(batch);
   std::vector<query> queries{{jstmt::report, {}}, {jstmt::failures, {}}};
   for (auto& q : queries)
     q.p.add(id);
+  queries[0].p.add(std::to_string(expired_before_ms));
   std::vector<result> out;
   if (auto err = round_trip(db, "reading batch " + id, "BEGIN READ ONLY", queries, out, true))
     return err;
@@ -325,24 +380,58 @@ caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch)
   r.succeeded = static_cast<std::uint64_t>(int_at(header, 0, 2));
   r.failed = static_cast<std::uint64_t>(int_at(header, 0, 3));
   r.elapsed_ms = std::strtod(PQgetvalue(header, 0, 4), nullptr);
-  auto* failures = out[1].get();
-  r.failures.reserve(static_cast<std::size_t>(PQntuples(failures)));
-  for (int row = 0; row < PQntuples(failures); ++row) {
-    task_failure f;
-    f.batch = batch;
-    f.index = static_cast<std::uint32_t>(int_at(failures, row, 0));
-    f.id = int_at(failures, row, 1);
-    from_string(text_at(failures, row, 2), f.where);
-    from_string(text_at(failures, row, 3), f.code);
-    f.reason = text_at(failures, row, 4);
-    r.failures.push_back(std::move(f));
-  }
+  r.finished_ms = int_at(header, 0, 5);
+  read_failures(out[1].get(), batch, r.failures);
   return r;
 }
 
-caf::expected<key_owner> find_idempotency_key(connection& db, const std::string& key) {
+caf::expected<failure_page> failures_after(connection& db, std::uint64_t batch,
+                                           std::int64_t after, std::size_t limit,
+                                           std::int64_t expired_before_ms) {
+  auto id = batch_id_text(batch);
+  std::vector<query> queries{{jstmt::report, {}}, {jstmt::page, {}}, {jstmt::page_more, {}}};
+  queries[0].p.add(id);
+  queries[0].p.add(std::to_string(expired_before_ms));
+  for (std::size_t i = 1; i < queries.size(); ++i) {
+    queries[i].p.add(id);
+    queries[i].p.add(std::to_string(after));
+    queries[i].p.add(std::to_string(std::max<std::size_t>(limit, 1)));
+  }
+  std::vector<result> out;
+  if (auto err = round_trip(db, "reading the failures of " + id, "BEGIN ISOLATION LEVEL "
+                            "REPEATABLE READ READ ONLY", queries, out, true))
+    return err;
+  if (PQntuples(out[0].get()) == 0)
+    return make_store_error(failure_code::not_found, "no finished batch " + id);
+  failure_page page;
+  page.batch_id = id;
+  read_failures(out[1].get(), batch, page.failures);
+  page.more = text_at(out[2].get(), 0, 0) == "t";
+  if (page.more && !page.failures.empty())
+    page.next = page.failures.back().id;
+  return page;
+}
+
+caf::expected<bool> purge_expired(connection& db, std::size_t max_rows,
+                                  std::int64_t expired_before_ms) {
+  auto before = std::to_string(expired_before_ms);
+  std::vector<query> queries{{jstmt::purge_failures, {}}, {jstmt::purge_batches, {}},
+                             {jstmt::expired_left, {}}};
+  for (auto& q : queries)
+    q.p.add(before);
+  queries[0].p.add(std::to_string(std::max<std::size_t>(max_rows, 1)));
+  queries[1].p.add(std::to_string(std::max<std::size_t>(max_rows / 4, 1)));
+  std::vector<result> out;
+  if (auto err = round_trip(db, "purging expired batches", "BEGIN", queries, out, true))
+    return err;
+  return text_at(out[2].get(), 0, 0) == "t";
+}
+
+caf::expected<key_owner> find_idempotency_key(connection& db, const std::string& key,
+                                              std::int64_t expired_before_ms) {
   std::vector<query> queries{{jstmt::key, {}}};
   queries.front().p.add(key);
+  queries.front().p.add(std::to_string(expired_before_ms));
   std::vector<result> out;
   if (auto err = round_trip(db, "looking up an Idempotency-Key", "BEGIN READ ONLY", queries, out,
                             true))

@@ -38,7 +38,7 @@ caf::error take_front_lock(connection& db, std::int64_t front);
 
 /// Journals the batches as front `front`'s.
 caf::error journal(connection& db, const std::vector<journaled_batch>& batches,
-                   std::int64_t front);
+                   std::int64_t front, std::int64_t expired_before_ms);
 
 caf::error record_outcomes(connection& db, const std::vector<batch_outcome>& outcomes);
 
@@ -46,7 +46,16 @@ caf::error record_outcomes(connection& db, const std::vector<batch_outcome>& out
 /// connection holds its lock).
 caf::expected<resumable_batches> unfinished_batches(connection& db, std::int64_t front);
 
-caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch);
-caf::expected<key_owner> find_idempotency_key(connection& db, const std::string& key);
+// Retention (task_store::retention): batches finished before `expired_before_ms` are gone for
+// every read at once; purge_expired() removes their rows in slices.
+caf::expected<batch_report> finished_report(connection& db, std::uint64_t batch,
+                                            std::int64_t expired_before_ms);
+caf::expected<failure_page> failures_after(connection& db, std::uint64_t batch,
+                                           std::int64_t after, std::size_t limit,
+                                           std::int64_t expired_before_ms);
+caf::expected<key_owner> find_idempotency_key(connection& db, const std::string& key,
+                                              std::int64_t expired_before_ms);
+caf::expected<bool> purge_expired(connection& db, std::size_t max_rows,
+                                  std::int64_t expired_before_ms);
 
 } // namespace taskpipe::postgres

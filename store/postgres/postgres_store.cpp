@@ -208,7 +208,7 @@ public:
   }
 
   caf::error journal(const std::vector<journaled_batch>& batches) override {
-    return postgres::journal(db_, batches, front_);
+    return postgres::journal(db_, batches, front_, expired_before_ms());
   }
 
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
@@ -220,11 +220,20 @@ public:
   }
 
   caf::expected<batch_report> finished_report(std::uint64_t batch) override {
-    return postgres::finished_report(db_, batch);
+    return postgres::finished_report(db_, batch, expired_before_ms());
   }
 
   caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
-    return postgres::find_idempotency_key(db_, key);
+    return postgres::find_idempotency_key(db_, key, expired_before_ms());
+  }
+
+  caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                             std::size_t limit) override {
+    return postgres::failures_after(db_, batch, after, limit, expired_before_ms());
+  }
+
+  caf::expected<bool> purge_expired(std::size_t max_rows) override {
+    return postgres::purge_expired(db_, max_rows, expired_before_ms());
   }
 
   void run_group(std::span<chunk_work> group) override {

@@ -41,9 +41,11 @@ constexpr const char* tables[] = {
   // The blob is written once and read at most once (a restart): stored as it is, not compressed.
   "ALTER TABLE batches ALTER COLUMN tasks SET STORAGE EXTERNAL",
   "CREATE INDEX IF NOT EXISTS batches_unfinished ON batches(admitted_ms) WHERE finished_ms IS NULL",
+  "CREATE INDEX IF NOT EXISTS batches_finished ON batches(finished_ms) WHERE finished_ms IS NOT NULL",
   "CREATE TABLE IF NOT EXISTS batch_failures("
   "batch_id text COLLATE \"C\" NOT NULL, position bigint NOT NULL, task_id bigint NOT NULL, "
   "stage text NOT NULL, code text NOT NULL, reason text NOT NULL, PRIMARY KEY(batch_id, position))",
+  "CREATE INDEX IF NOT EXISTS batch_failures_by_task ON batch_failures(batch_id, task_id)",
   // The admission stamps every front on the database shares (postgres_store.cpp).
   "CREATE SEQUENCE IF NOT EXISTS taskpipe_batch_numbers",
 };

@@ -5,7 +5,8 @@
 
 namespace taskpipe::sqlite {
 
-/// Creates the contract's tables where they are missing (see sqlite_store.cpp for the schema).
+/// Creates the contract's tables and task_order (per-key order) where they are missing, and
+/// upgrades a file of an earlier version.
 caf::error create_schema(connection& db);
 
 /// Statements that more than one part of the store runs, prepared once.
@@ -20,7 +21,6 @@ struct statements {
   statement rows_in_range; ///< ?1..?2: id, type, summary, version of the tasks in the range
   /// ?1..?2: the same plus the newest batch_id applied to each task (NULL if none)
   statement rows_in_range_with_order;
-  statement newest_batch;  ///< ?1 id: the newest batch_id applied to the task (NULL if none)
   statement last_batch;    ///< the largest batch_id of any row (NULL if none)
   statement find;          ///< ?1 id: type, summary, version, updated_at
   statement counts;        ///< the row count of every table

@@ -224,7 +224,7 @@ public:
   }
 
   caf::error journal(const std::vector<journaled_batch>& batches) override {
-    return journal_.journal(batches);
+    return journal_.journal(batches, expired_before_ms());
   }
 
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
@@ -236,11 +236,20 @@ public:
   }
 
   caf::expected<batch_report> finished_report(std::uint64_t batch) override {
-    return journal_.finished_report(batch);
+    return journal_.finished_report(batch, expired_before_ms());
+  }
+
+  caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                             std::size_t limit) override {
+    return journal_.failures_after(batch, after, limit, expired_before_ms());
   }
 
   caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
-    return journal_.find_idempotency_key(key);
+    return journal_.find_idempotency_key(key, expired_before_ms());
+  }
+
+  caf::expected<bool> purge_expired(std::size_t max_rows) override {
+    return journal_.purge_expired(max_rows, expired_before_ms());
   }
 
 private:

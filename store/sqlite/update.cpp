@@ -1,8 +1,8 @@
 // Update's store work: records (batch, task) in applied_updates and, when that row is new,
 // changes the task (requested fields, version + 1, updated_at).
 //
-// Per-key order: batch numbers are the admission order, and a task's newest applied batch is
-// one index seek (applied_updates is keyed task first). A write from an older batch than the
+// Per-key order: batch numbers are the admission order, and task_order holds each task's newest
+// applied batch (one row per task, changed with the task). A write from an older batch than the
 // task's newest is recorded as superseded and leaves the task alone, so the batch accepted last
 // wins whatever order chunks arrive in. Before a task changes, its audit row's old values are
 // set to the task as this transaction sees it (another batch may have changed it since Audit
@@ -31,7 +31,9 @@ update_writer::update_writer(store_parts parts)
       "UPDATE tasks SET type = coalesce(?1, type), summary = coalesce(?2, summary), "
       "version = version + 1, updated_at = ?3 WHERE id = ?4")),
     newest_batch_(
-      p_.db.prepare("SELECT max(batch_id) FROM applied_updates WHERE task_id = ?1")),
+      p_.db.prepare("SELECT (SELECT batch_id FROM task_order WHERE task_id = ?1)")),
+    order_(p_.db.prepare("INSERT INTO task_order(task_id, batch_id) VALUES(?1, ?2) "
+                         "ON CONFLICT(task_id) DO UPDATE SET batch_id = excluded.batch_id")),
     stale_audits_(p_.db.prepare(
       "SELECT a.task_id FROM audit a JOIN tasks t ON t.id = a.task_id WHERE a.batch_id = ?1 "
       "AND a.task_id BETWEEN ?2 AND ?3 "
@@ -157,7 +159,7 @@ caf::error update_writer::change_task(const task_envelope& t, const std::string&
     bind_text(s, 3, p_.txn.now());
     sqlite3_bind_int64(s, 4, id);
     if (p_.db.step(s) == SQLITE_DONE)
-      return caf::none;
+      return record_order(id, batch);
     failure = "task update failed: " + p_.db.errmsg();
   }
   // Take back the applied_updates row so that a retry applies the change.
@@ -171,6 +173,19 @@ caf::error update_writer::change_task(const task_envelope& t, const std::string&
                                 + p_.db.errmsg()));
   }
   return storage_error(std::move(failure));
+}
+
+caf::error update_writer::record_order(std::int64_t id, const std::string& batch) {
+  auto* s = order_.get();
+  reset_on_exit guard{s};
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, batch);
+  if (p_.db.step(s) == SQLITE_DONE)
+    return caf::none;
+  // The task has changed already: only the whole group can be taken back.
+  auto err = storage_error("recording the task's newest batch failed: " + p_.db.errmsg());
+  p_.txn.fail(err);
+  return err;
 }
 
 } // namespace taskpipe::sqlite

@@ -161,6 +161,9 @@ private:
   /// back so that a retry applies.
   caf::error change_task(const task_envelope& t, const std::string& batch);
 
+  /// task_order: `batch` is now the newest applied to task `id`; a failure fails the group.
+  caf::error record_order(std::int64_t id, const std::string& batch);
+
   /// A later batch applied to the task already: records (batch, task) as superseded by it.
   caf::error supersede(const task_envelope& t, const std::string& batch, std::uint64_t newest);
 
@@ -172,7 +175,8 @@ private:
   statement insert_superseded_;
   statement delete_;
   statement task_update_;
-  statement newest_batch_;
+  statement newest_batch_;  ///< ?1 id: the task's newest applied batch (NULL if none)
+  statement order_;         ///< ?1 id, ?2 batch: task_order upsert
   statement stale_audits_;  ///< ?1 batch, ?2..?3 ids: tasks whose audit old values are out of date
   statement correct_audit_; ///< ?1 batch, ?2 id
   /// chunk_scanned: per id - audit_first_, whether the audit row is out of date; empty when

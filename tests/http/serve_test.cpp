@@ -1,7 +1,9 @@
 // `taskpipe serve` as a real process on a free loopback port, driven by a real HTTP client:
 // every whole-request error row of the contract, every per-task failure code, wait=false with
 // GET and DELETE, tasks read back, /metrics, the API token, SIGTERM drain, disconnects, and
-// 1,000 concurrent waiting clients. The store is checked afterwards.
+// 1,000 concurrent waiting clients. The store is checked afterwards, with the truthful-report
+// invariant (tests/support/invariant_checker.hpp) where the store is a SQLite file.
+#include "invariant_checker.hpp"
 #include "support/http_client.hpp"
 #include "support/serve_process.hpp"
 
@@ -114,6 +116,15 @@ json wait_until_finished(const client& c, const std::string& id, milliseconds ti
   } while (std::chrono::steady_clock::now() < deadline);
   FAIL("batch " << id << " did not finish: " << j.dump());
   return j;
+}
+
+/// The report agrees with what the SQLite file `db` holds, for the batch sent as `request`.
+void check_truth(const std::string& db, const json& request, const json& report) {
+  auto problems = check_invariant(request, report, db);
+  INFO(report.dump().substr(0, 2000));
+  for (const auto& p : problems)
+    FAIL_CHECK(p);
+  CHECK(problems.empty());
 }
 
 } // namespace
@@ -234,7 +245,9 @@ TEST_CASE("serve: every whole-request error row, in the contract's order", "[htt
 }
 
 TEST_CASE("serve: every per-task failure code, the batch still 200", "[http][serve]") {
-  serve_process proc{{"--listen=127.0.0.1:0", "--store=memory", "--seed-tasks=20"}};
+  temp_dir dir;
+  auto db = dir.path() + "/codes.db";
+  serve_process proc{{"--listen=127.0.0.1:0", "--db=" + db, "--seed-tasks=20"}};
   client c{proc.port(), ""};
   std::string long_ok;    // 255 code points of 2 bytes each
   for (int i = 0; i < 255; ++i)
@@ -262,6 +275,7 @@ TEST_CASE("serve: every per-task failure code, the batch still 200", "[http][ser
   CHECK(j["total"] == 12);
   CHECK(j["succeeded"] == 2);
   CHECK(j["failed"] == 10);
+  check_truth(db, body, j);
   std::vector<std::pair<std::int64_t, std::string>> expected{
     {1, "duplicate_in_batch"}, {2, "empty_update"},    {3, "invalid_type"},
     {4, "invalid_summary"},    {5, "invalid_summary"}, {6, "invalid_summary"},
@@ -297,7 +311,9 @@ TEST_CASE("serve: every per-task failure code, the batch still 200", "[http][ser
 }
 
 TEST_CASE("serve: wait=false, GET and DELETE, timeout_ms", "[http][serve]") {
-  serve_process proc{{"--listen=127.0.0.1:0", "--store=memory", "--seed-tasks=100",
+  temp_dir dir;
+  auto db = dir.path() + "/states.db";
+  serve_process proc{{"--listen=127.0.0.1:0", "--db=" + db, "--seed-tasks=100",
                       "--latency=300"}};
   client c{proc.port(), ""};
   // Runs to the end (4 x 300 ms).
@@ -321,11 +337,13 @@ TEST_CASE("serve: wait=false, GET and DELETE, timeout_ms", "[http][serve]") {
   CHECK(done["state"] == "done");
   CHECK(done["succeeded"] == 10);
   CHECK(done["failures"].empty());
+  check_truth(db, json::parse(tasks_body(1, 10)), done);
   auto cancelled = wait_until_finished(c, cancel_id);
   CHECK(cancelled["state"] == "cancelled");
   CHECK(cancelled["failed"] == 10);
   for (auto& f : cancelled["failures"])
     CHECK(f["code"] == "cancelled");
+  check_truth(db, json::parse(tasks_body(21, 30)), cancelled);
   // Deleting a finished batch changes nothing and answers its status.
   r = c.call(http_request{"DELETE", "/v1/batches/" + done_id, {}, {}});
   REQUIRE(r.status == 200);
@@ -339,6 +357,7 @@ TEST_CASE("serve: wait=false, GET and DELETE, timeout_ms", "[http][serve]") {
   CHECK(j["failed"] == 3);
   for (auto& f : j["failures"])
     CHECK(f["code"] == "timeout");
+  check_truth(db, json::parse(tasks_body(41, 43)), j);
   check_error(c.get("/v1/batches/b-ffffffffffffffff"), 404, "not_found", "b-ffffffffffffffff");
 }
 
@@ -349,13 +368,15 @@ TEST_CASE("serve: the SQLite store holds tasks, audit and outbox rows", "[http][
   {
     serve_process proc{{"--listen=127.0.0.1:0", "--store=sqlite", "--db=" + db, "--seed-tasks=10"}};
     client c{proc.port(), ""};
-    auto r = c.post(R"({"tasks":[{"id":1,"type":"Epic","summary":"One"},{"id":2,"summary":"Two"},)"
-                    R"({"id":3,"type":"SubTask"},{"id":4},{"id":77,"type":"Epic"}]})");
+    std::string body = R"({"tasks":[{"id":1,"type":"Epic","summary":"One"},{"id":2,"summary":"Two"},)"
+                       R"({"id":3,"type":"SubTask"},{"id":4},{"id":77,"type":"Epic"}]})";
+    auto r = c.post(body);
     REQUIRE(r.status == 200);
     auto j = json::parse(r.body);
     batch_id = j["batch_id"].get<std::string>();
     CHECK(j["succeeded"] == 3);
     CHECK(j["failed"] == 2);
+    check_truth(db, json::parse(body), j);
     auto t2 = c.task(2);
     CHECK(t2["version"] == 2);
     CHECK(t2["summary"] == "Two");

@@ -58,6 +58,12 @@ k="$(post "$second_URL" key-1 "$body" '?wait=false')"
 l="$(post "$second_URL" key-2 '{"tasks":[]}' '')"
 [ "$(status_of "$l")" = 422 ] || fail "key-2 with another body after restart: $l"
 stop_serve second
+# Both reports (as answered after the restart) agree with the store.
+printf '%s' "$body" >"$WORK/request.json"
+head -n 1 <<<"$i" >"$WORK/report2.json"
+head -n 1 <<<"$j" >"$WORK/report1.json"
+check_invariant "${PG_URI:-${db:-}}" "$WORK/request.json" "$WORK/report1.json"
+check_invariant "${PG_URI:-${db:-}}" "$WORK/request.json" "$WORK/report2.json"
 [ "$(query 'SELECT count(*) FROM batches')" = 2 ] || fail "a retry was admitted as a new batch"
 [ "$(query 'SELECT count(*) FROM tasks WHERE id <= 3 AND version = 3')" = 3 ] ||
   fail "versions: $(query 'SELECT id, version FROM tasks WHERE id <= 3') (each batch applies once)"

@@ -119,6 +119,13 @@ check_invariant() {
     fail "the report disagrees with the store: $(cat "$3")"
 }
 
+# check_run_invariant N DB: the invariant for the batch a `run --tasks=N --report-file="$WORK/run.json"`
+# wrote (its tasks are ids 1..N: the values do not matter to the checker).
+check_run_invariant() {
+  tasks_json 1 "$1" >"$WORK/run_request.json"
+  check_invariant "$2" "$WORK/run_request.json" "$WORK/run.json"
+}
+
 # start_postgres: a throwaway PostgreSQL 15 server for this test (scripts/postgres_test_server.sh,
 # stopped on exit); sets PG_URI. restart_postgres: restarts it (open connections are cut).
 PG_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/postgres_test_server.sh"

@@ -9,10 +9,11 @@ hosts="127.0.0.1:$A_PORT,127.0.0.1:$B_PORT"
 (sleep 1; kill -9 "$A_PID") &
 killer=$!
 out="$(timeout 60 "$TASKPIPE" run --tasks=$N --store=memory \
-  --remote=validate@$hosts --remote=audit@$hosts --remote=update@$hosts --remote=notify@$hosts --json)"
+  --remote=validate@$hosts --remote=audit@$hosts --remote=update@$hosts --remote=notify@$hosts --json --report-file="$WORK/run.json")"
 wait "$killer"
 kill -0 "$A_PID" 2>/dev/null && fail "replica A was not killed during the batch"
 expect_accounted "$out" $N
+check_run_invariant $N "$WORK/shared.db"
 [ "$(json_number "$out" succeeded)" = $N ] || fail "tasks lost with a replica left: $out"
 [ "$(sql 'SELECT count(*) FROM applied_updates')" = $N ] || fail "applied rows"
 [ "$(sql 'SELECT count(*) FROM audit')" = $N ] || fail "audit rows"

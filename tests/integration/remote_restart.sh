@@ -19,11 +19,12 @@ first_a="$A_PID"
 ) &
 killer=$!
 out="$(timeout 60 "$TASKPIPE" run --tasks=$N --store=memory \
-  --remote=validate@$hosts --remote=audit@$hosts --remote=update@$hosts --remote=notify@$hosts --json)"
+  --remote=validate@$hosts --remote=audit@$hosts --remote=update@$hosts --remote=notify@$hosts --json --report-file="$WORK/run.json")"
 wait "$killer"
 PIDS+=("$(cat "$WORK/A2.pid")")
 grep -q "node listening on" "$WORK/A2.out" || fail "the restarted node did not start"
 expect_accounted "$out" $N
+check_run_invariant $N "$WORK/shared.db"
 [ "$(json_number "$out" succeeded)" = $N ] || fail "the restarted node was not used: $out"
 [ "$(sql 'SELECT max(version) FROM tasks')" = 2 ] || fail "a task was applied twice"
 echo "PASS remote_restart"

@@ -8,6 +8,7 @@
 // responses with statuses of the contract.
 #include "main/http/server.hpp"
 #include "messages/outcome.hpp"
+#include "messages/report.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
