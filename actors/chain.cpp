@@ -48,7 +48,7 @@ std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<s
       sc.next = next;
       sc.coordinator = outputs.coordinator;
       sc.failures = outputs.failures;
-      sc.store = local.store;
+      sc.store = stages[i] == stage::validate && local.reader ? local.reader : local.store;
       sc.metrics = local.metrics;
       sc.faults = local.faults;
       if (local.counters)

@@ -31,6 +31,9 @@ struct local_stage_options {
   latency_model latency;          ///< simulated extra latency per stage
   std::size_t chunk_size = 1024;  ///< tasks per message between actors
   store_actor store;
+  /// Validate's store (it only reads): a store actor of its own where there is one (see
+  /// spawn_reader), so that its reads do not wait behind the writers' transactions; null: store.
+  store_actor reader;
   std::shared_ptr<pipeline_metrics> metrics;
   fault_injector faults;          ///< test hook; may be empty
   std::shared_ptr<node_stage_counters> counters;  ///< the dashboard's, by stage; may be null

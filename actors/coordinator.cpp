@@ -35,7 +35,8 @@ batch_record* find_batch(coordinator_pointer self, const std::string& text) {
   if (!parse_batch_id(text, id))
     return nullptr;
   auto i = self->state.batches.find(id);
-  return i == self->state.batches.end() ? nullptr : &i->second;
+  // A batch not started yet has not been answered: nobody knows its number (or it is provisional).
+  return i == self->state.batches.end() || !i->second.launched ? nullptr : &i->second;
 }
 
 namespace {
@@ -160,13 +161,14 @@ caf::expected<batch_record*> admit(coordinator_pointer self, std::size_t n,
                       fmt::format("{} tasks in flight; admitting {} more would pass the limit "
                                   "of {}",
                                   st.in_flight, n, st.cfg.max_in_flight));
-  auto id = ++st.last_batch;
+  auto id = st.cfg.store_numbers ? st.next_provisional++ : ++st.last_batch;
   return &open_batch(self, id, n, self->clock().now(), timeout);
 }
 
 /// Sends the tasks of an admitted batch to Validate in chunks, marking repeated ids, and arms its
 /// deadline.
 void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_update>& tasks) {
+  b.launched = true;
   auto n = tasks.size();
   b.ids.reserve(n);
   id_set seen{n};
@@ -191,8 +193,8 @@ std::chrono::milliseconds timeout_of(coordinator_pointer self, const batch_reque
                             : self->state.cfg.batch_timeout;
 }
 
-/// Forgets an admitted batch that could not be journaled: none of its tasks started.
-void abandon(coordinator_pointer self, std::uint64_t id) {
+/// Forgets an admitted batch that could not be journaled (`why`): none of its tasks started.
+void abandon(coordinator_pointer self, std::uint64_t id, const caf::error& why) {
   auto& st = self->state;
   auto i = st.batches.find(id);
   if (i == st.batches.end())
@@ -201,9 +203,26 @@ void abandon(coordinator_pointer self, std::uint64_t id) {
   st.in_flight -= i->second.total;
   publish_in_flight(self);
   forget_key(self, id);
+  for (auto& retry : i->second.early)
+    retry.first.deliver(why);
   st.batches.erase(i);
   if (st.draining && st.running == 0)
     shutdown(self);
+}
+
+/// Gives the admitted batch known by the provisional number `from` the number `to` the store
+/// gave it (before anyone learns its number: it has not started).
+batch_record& renumber(coordinator_pointer self, std::uint64_t from, std::uint64_t to) {
+  auto& st = self->state;
+  auto node = st.batches.extract(from);
+  node.key() = to;
+  node.mapped().id = to;
+  auto& b = st.batches.insert(std::move(node)).position->second;
+  if (!b.idempotency_key.empty())
+    st.keys[b.idempotency_key] = to;
+  std::replace(st.book.recent.begin(), st.book.recent.end(), from, to);
+  st.last_batch = std::max(st.last_batch, to);
+  return b;
 }
 
 /// Admits `req` and starts its tasks, then calls `started(id)`; with the journal (cfg.journal)
@@ -224,28 +243,50 @@ void admit_and_start(coordinator_pointer self, batch_request& req, Started start
     b.body_digest = req.body_digest;
     st.keys.emplace(b.idempotency_key, b.id);
   }
-  if (!st.cfg.journal) {
+  if (!st.cfg.journal && !st.cfg.store_numbers) {
     auto id = b.id;
     start_batch(self, b, req.tasks); // an empty batch is answered (and gone) in there
     return started(id);
   }
-  journaled_batch entry{b.id, b.admitted_ms, b.admitted_ms + timeout.count(),
-                        std::move(req.idempotency_key), std::move(req.body_digest),
-                        std::move(req.tasks)};
+  // Journaled and/or numbered by the store first.
+  journaled_batch entry{st.cfg.store_numbers ? 0 : b.id, b.admitted_ms,
+                        b.admitted_ms + timeout.count(), std::move(req.idempotency_key),
+                        std::move(req.body_digest), std::move(req.tasks)};
   auto id = b.id;
-  self->request(st.store, caf::infinite, journal_atom_v, std::move(entry))
-    .then(
-      [self, id, started](journaled_batch& entry) mutable {
-        auto i = self->state.batches.find(id);
-        if (i == self->state.batches.end())
-          return;
-        start_batch(self, i->second, entry.tasks);
-        started(id);
-      },
-      [self, id, refused](caf::error& err) mutable {
-        abandon(self, id);
-        refused(storage_error("the batch could not be journaled: " + reason_of(err)));
-      });
+  const char* what = st.cfg.journal ? "the batch could not be journaled: "
+                                    : "the batch could not be numbered: ";
+  auto on_refused = [self, id, refused, what](caf::error& err) mutable {
+    auto why = storage_error(std::string{what} + reason_of(err));
+    abandon(self, id, why);
+    refused(std::move(why));
+  };
+  auto on_admitted = [self, id, started, on_refused](journaled_batch& entry) mutable {
+    auto& st = self->state;
+    auto i = st.batches.find(id);
+    if (i == st.batches.end())
+      return;
+    auto* b = &i->second;
+    if (st.cfg.store_numbers) {
+      if (entry.batch == 0 || st.batches.count(entry.batch) != 0) {
+        caf::error err = storage_error("the store gave it number " + batch_id_text(entry.batch)
+                                       + ", which is taken");
+        return on_refused(err);
+      }
+      b = &renumber(self, id, entry.batch);
+    }
+    auto number = b->id;
+    auto early = std::exchange(b->early, {});
+    start_batch(self, *b, entry.tasks); // an empty batch is answered (and gone) in there
+    started(number);
+    for (auto& [promise, wait] : early)
+      answer_started(self, number, promise, wait);
+  };
+  if (st.cfg.journal)
+    self->request(st.store, caf::infinite, journal_atom_v, std::move(entry))
+      .then(on_admitted, on_refused);
+  else
+    self->request(st.store, caf::infinite, number_atom_v, std::move(entry))
+      .then(on_admitted, on_refused);
 }
 
 /// Resumes one unfinished batch of the journal (see batch_resume.hpp).
@@ -258,6 +299,7 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   auto timeout = std::chrono::milliseconds{r.admitted.deadline_ms - r.admitted.admitted_ms};
   auto& b = open_batch(self, r.admitted.batch, n, now - down_for, timeout);
   st.last_batch = std::max(st.last_batch, b.id); // the store's last_batch() counts the journal
+  b.launched = true;
   b.admitted_ms = r.admitted.admitted_ms;
   b.cancelled = r.cancelled;
   if (!r.admitted.idempotency_key.empty()) {
@@ -293,15 +335,7 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
 void submit(coordinator_pointer self, batch_request& req, bool wait, report_promise promise) {
   auto& st = self->state;
   auto started = [self, promise, wait](std::uint64_t id) mutable {
-    auto& batches = self->state.batches;
-    if (auto i = batches.find(id); i != batches.end() && wait && !i->second.answered)
-      i->second.waiters.push_back(promise);
-    else if (i != batches.end())
-      promise.deliver(make_report(self, i->second));
-    else if (const auto* e = self->state.reports.find(id, unix_now_ms()))
-      promise.deliver(finished_answer(e->report));
-    else
-      promise.deliver(unknown_batch(batch_id_text(id)));
+    answer_started(self, id, promise, wait);
   };
   auto refused = [promise](caf::error err) mutable { promise.deliver(std::move(err)); };
   if (req.idempotency_key.empty())

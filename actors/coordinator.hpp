@@ -41,6 +41,10 @@ struct coordinator_config {
   /// others are read from the store. Without the journal every report stays for the retention.
   std::size_t cached_reports = default_cached_reports;
   std::size_t cached_report_bytes = default_cached_report_bytes;
+  /// The store numbers batches (task_store::numbers_batches: several fronts share it): each
+  /// admitted batch gets its number from the store before it starts (with its journal write, or
+  /// on its own with the journal off), and last_batch is not used.
+  bool store_numbers = false;
 };
 
 /// Builds the stage chain once the coordinator and its failure aggregator exist (the stages

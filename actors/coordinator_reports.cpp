@@ -198,10 +198,23 @@ void answer_again(coordinator_pointer self, batch_record& b, const std::string& 
                   report_promise& promise) {
   if (b.body_digest != digest)
     promise.deliver(key_reused(b.idempotency_key));
-  else if (!wait || b.answered)
-    promise.deliver(make_report(self, b));
+  else if (!b.launched) // still being journaled (or numbered): answered once it starts
+    b.early.emplace_back(promise, wait);
   else
-    b.waiters.push_back(promise);
+    answer_started(self, b.id, promise, wait);
+}
+
+void answer_started(coordinator_pointer self, std::uint64_t id, report_promise& promise,
+                    bool wait) {
+  auto& batches = self->state.batches;
+  if (auto i = batches.find(id); i != batches.end() && wait && !i->second.answered)
+    i->second.waiters.push_back(promise);
+  else if (i != batches.end())
+    promise.deliver(make_report(self, i->second));
+  else if (const auto* e = self->state.reports.find(id, unix_now_ms()))
+    promise.deliver(finished_answer(e->report));
+  else
+    promise.deliver(unknown_batch(batch_id_text(id)));
 }
 
 bool answer_known_key(coordinator_pointer self, std::uint64_t id, const std::string& digest,

@@ -45,7 +45,11 @@ struct batch_record {
   std::string idempotency_key;  ///< "" for none
   std::string body_digest;
   bool cancelled = false;
+  /// Its tasks were sent on (it is journaled, where the journal is on): only then is it answered.
+  bool launched = false;
   std::vector<report_promise> waiters;
+  /// Retries (the same Idempotency-Key) that came before it started, and whether they wait.
+  std::vector<std::pair<report_promise, bool>> early;
   shared_report rendered;  ///< once complete
 
   std::uint64_t pending() const {
@@ -86,6 +90,9 @@ struct coordinator_state {
   bool draining = false;
   std::vector<caf::typed_response_promise<done_atom>> drain_waiters;
   std::uint64_t last_batch = 0; ///< the number of the batch admitted last
+  /// Where the store numbers batches (cfg.store_numbers): a batch is known by one of these until
+  /// its number comes back (they never are batch numbers: those stay below 2^63).
+  std::uint64_t next_provisional = std::uint64_t{1} << 63;
   dashboard_book book;
   static inline const char* name = "coordinator";
 };
@@ -119,6 +126,11 @@ void complete_batch(coordinator_pointer self, batch_record& b);
 /// new request's body digest: another body is 422.
 void answer_again(coordinator_pointer self, batch_record& b, const std::string& digest, bool wait,
                   report_promise& promise);
+
+/// Answers a request for batch `id`, which has started: with its report once it is answered
+/// (`wait`), else its status now (from the cache if it finished at once).
+void answer_started(coordinator_pointer self, std::uint64_t id, report_promise& promise,
+                    bool wait);
 
 /// Answers a request under the Idempotency-Key of batch `id`, which the node holds as running
 /// or finished; false when it holds neither (forgotten: ask the store).

@@ -107,7 +107,11 @@ using store_actor = task_reader_actor::extend<
   caf::reacts_to<expire_atom, std::uint64_t>,
   // Journals an admitted batch (durably, before it may start) and hands it back; batches that
   // arrive together share one transaction. An error: it is not journaled and must not start.
+  // Where the store numbers batches (task_store::numbers_batches), the batch comes with number 0
+  // and goes back with the store's.
   caf::replies_to<journal_atom, journaled_batch>::with<journaled_batch>,
+  // Only numbers it (the journal off, on a store that numbers batches).
+  caf::replies_to<number_atom, journaled_batch>::with<journaled_batch>,
   // Records a cancel request or a finished batch with its failures (grouped like the journal).
   caf::replies_to<outcome_atom, batch_outcome>::with<done_atom>,
   // Every unfinished batch of the store, to resume at start-up.

@@ -3,14 +3,16 @@
 #include "actors/coordinator.hpp"
 #include "actors/store_actor.hpp"
 
+#include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <stdexcept>
 
 namespace taskpipe {
 
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch) {
+                        std::uint64_t* last_batch, bool* numbers_batches) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -28,18 +30,35 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
       throw std::runtime_error(reason_of(last.error()));
     *last_batch = *last;
   }
+  if (numbers_batches)
+    *numbers_batches = (*store)->numbers_batches();
   store_actor_config sc;
   sc.purge_interval = cfg.purge_interval;
   return spawn_store_actor(sys, std::move(*store), sc);
 }
 
+store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
+                         const store_actor& writer) {
+  if (cfg.store != store_kind::postgres)
+    return writer;
+  store_options opts;
+  opts.kind = cfg.store;
+  opts.location = cfg.db_path;
+  opts.retention = cfg.retention;
+  auto store = open_store(opts);
+  if (!store)
+    throw std::runtime_error(reason_of(store.error()));
+  return spawn_store_actor(sys, std::move(*store), {}, writer); // the writer purges
+}
+
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
-                                 std::shared_ptr<pipeline_metrics> metrics) {
+                                 std::shared_ptr<pipeline_metrics> metrics, store_actor reader) {
   local_stage_options local;
   local.workers = cfg.workers;
   local.latency = cfg.latency;
   local.chunk_size = cfg.chunk_size;
   local.store = std::move(store);
+  local.reader = std::move(reader);
   local.metrics = std::move(metrics);
   local.faults = cfg.faults;
   return local;
@@ -50,7 +69,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   result.metrics = std::make_shared<pipeline_metrics>();
   result.counters = node_stage_counters::make_all();
   coordinator_config cc;
-  result.store = spawn_store(sys, cfg, &cc.last_batch);
+  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
@@ -59,7 +78,13 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   cc.retention = cfg.retention;
   cc.cached_reports = cfg.cached_reports;
   cc.cached_report_bytes = cfg.cached_report_bytes;
-  auto local = local_stages(cfg, result.store, result.metrics);
+  try {
+    result.reader = spawn_reader(sys, cfg, result.store);
+  } catch (...) {
+    caf::anon_send_exit(result.store, caf::exit_reason::user_shutdown);
+    throw;
+  }
+  auto local = local_stages(cfg, result.store, result.metrics, result.reader);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](

@@ -51,18 +51,28 @@ struct pipeline_config {
 struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
+  store_actor reader;  ///< Validate's and GET /v1/tasks/{id}'s (spawn_reader)
   std::shared_ptr<pipeline_metrics> metrics;
   std::shared_ptr<node_stage_counters> counters;  ///< the local stages' (the dashboard's)
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
-/// the store actor that owns it. `last_batch`, if given, receives the store's last_batch().
+/// the store actor that owns it. `last_batch`, if given, receives the store's last_batch(),
+/// `numbers_batches` its numbers_batches().
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch = nullptr);
+                        std::uint64_t* last_batch = nullptr, bool* numbers_batches = nullptr);
 
-/// The options every local stage pool of the node shares.
+/// The store actor for reads (Validate, GET /v1/tasks/{id}): where the store talks to a server
+/// (PostgreSQL), a second store actor with a connection of its own, linked to `writer` (it ends
+/// with it), so that reads run beside the writer's transactions instead of queued behind them;
+/// else `writer` itself. Throws std::runtime_error like spawn_store.
+store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
+                         const store_actor& writer);
+
+/// The options every local stage pool of the node shares (`reader`: see spawn_reader).
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
-                                 std::shared_ptr<pipeline_metrics> metrics);
+                                 std::shared_ptr<pipeline_metrics> metrics,
+                                 store_actor reader = {});
 
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node: the coordinator, and through it the failure aggregator and the stage chain

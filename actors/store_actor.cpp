@@ -41,6 +41,9 @@ struct store_state {
   /// Journal writes and outcome records since the last flush, each group one transaction.
   std::vector<journaled_batch> journal;
   std::vector<journal_promise> journal_promises;
+  /// Batches to number only (the journal off, on a store that numbers batches).
+  std::vector<journaled_batch> unjournaled;
+  std::vector<journal_promise> unjournaled_promises;
   std::vector<batch_outcome> outcomes;
   std::vector<outcome_promise> outcome_promises;
   static inline const char* name = "store";
@@ -93,10 +96,33 @@ void flush_records(std::vector<Item>& pending, std::vector<Promise>& pending_pro
   }
 }
 
-/// Journals the admitted batches and records the outcomes that arrived since the last flush.
-/// Admissions go first: their batches' tasks wait for them.
+/// Numbers `batches` where the store numbers them; when it cannot, refuses them all.
+bool number(task_store& store, std::vector<journaled_batch>& batches,
+            std::vector<journal_promise>& promises) {
+  if (batches.empty() || !store.numbers_batches())
+    return true;
+  auto err = store.number_batches(batches);
+  if (!err)
+    return true;
+  for (auto& p : promises)
+    p.deliver(err);
+  batches.clear();
+  promises.clear();
+  return false;
+}
+
+/// Numbers and journals the admitted batches and records the outcomes that arrived since the
+/// last flush. Admissions go first: their batches' tasks wait for them.
 void flush_journal(store_state& st) {
   auto& store = *st.store;
+  if (number(store, st.unjournaled, st.unjournaled_promises)) {
+    for (std::size_t i = 0; i < st.unjournaled.size(); ++i)
+      st.unjournaled_promises[i].deliver(std::move(st.unjournaled[i]));
+    st.unjournaled.clear();
+    st.unjournaled_promises.clear();
+  }
+  if (!number(store, st.journal, st.journal_promises))
+    return;
   flush_records(
     st.journal, st.journal_promises,
     [&store](const std::vector<journaled_batch>& xs) { return store.journal(xs); },
@@ -150,7 +176,8 @@ void flush(store_state& st) {
 
 /// Whether anything waits for a flush (one is then queued already).
 bool flush_queued(const store_state& st) {
-  return !st.pending.empty() || !st.journal.empty() || !st.outcomes.empty();
+  return !st.pending.empty() || !st.journal.empty() || !st.unjournaled.empty()
+         || !st.outcomes.empty();
 }
 
 /// Queues the flush that writes what is pending, unless one is queued already: it runs behind
@@ -174,9 +201,11 @@ void purge(store_pointer self) {
 
 store_actor_impl::behavior_type store_behavior(store_pointer self,
                                                std::shared_ptr<task_store> store,
-                                               store_actor_config cfg) {
+                                               store_actor_config cfg, store_actor linked_to) {
   self->state.store = std::move(store);
   self->state.cfg = cfg;
+  if (linked_to)
+    self->link_to(linked_to);
   if (cfg.purge_interval.count() > 0)
     self->send(self, purge_atom_v);
   return {
@@ -214,6 +243,14 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
       auto promise = self->make_response_promise<journaled_batch>();
       st.journal.push_back(std::move(b));
       st.journal_promises.push_back(promise);
+      return promise;
+    },
+    [self](number_atom, journaled_batch& b) -> journal_promise {
+      auto& st = self->state;
+      queue_flush(self);
+      auto promise = self->make_response_promise<journaled_batch>();
+      st.unjournaled.push_back(std::move(b));
+      st.unjournaled_promises.push_back(promise);
       return promise;
     },
     [self](outcome_atom, batch_outcome& o) -> outcome_promise {
@@ -266,13 +303,13 @@ std::chrono::milliseconds purge_interval_for(std::chrono::milliseconds retention
 }
 
 store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
-                              store_actor_config cfg) {
+                              store_actor_config cfg, store_actor linked_to) {
   // spawn copies its arguments: hand the store over in a shared_ptr.
   bool blocking = store->blocks();
   std::shared_ptr<task_store> owned{std::move(store)};
   if (blocking)
-    return sys.spawn<caf::detached>(store_behavior, std::move(owned), cfg);
-  return sys.spawn(store_behavior, std::move(owned), cfg);
+    return sys.spawn<caf::detached>(store_behavior, std::move(owned), cfg, std::move(linked_to));
+  return sys.spawn(store_behavior, std::move(owned), cfg, std::move(linked_to));
 }
 
 } // namespace taskpipe

@@ -27,8 +27,9 @@ struct store_actor_config {
 std::chrono::milliseconds purge_interval_for(std::chrono::milliseconds retention);
 
 /// Spawns the store actor owning `store`: detached (on its own thread) when the store's calls
-/// block, as SQLite's do, so that the scheduler's threads never wait on I/O.
+/// block, as SQLite's do, so that the scheduler's threads never wait on I/O. `linked_to`, if
+/// given: the new actor is linked to it (one ends the other).
 store_actor spawn_store_actor(caf::actor_system& sys, std::unique_ptr<task_store> store,
-                              store_actor_config cfg = {});
+                              store_actor_config cfg = {}, store_actor linked_to = {});
 
 } // namespace taskpipe

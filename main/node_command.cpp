@@ -68,15 +68,19 @@ int node_command(const std::vector<std::string>& args) {
   block_termination_signals();
   caf::actor_system sys{sys_cfg};
   store_actor store_handle;
+  store_actor reader;
   try {
     store_handle = spawn_store(sys, cfg);
+    reader = spawn_reader(sys, cfg, store_handle);
   } catch (const std::exception& e) {
     log::error("node", std::string{"cannot open the store: "} + e.what());
+    if (store_handle)
+      caf::anon_send_exit(store_handle, caf::exit_reason::user_shutdown);
     return 1;
   }
   stage_host_config hc;
   hc.stages = stages;
-  hc.local = local_stages(cfg, store_handle, std::make_shared<pipeline_metrics>());
+  hc.local = local_stages(cfg, store_handle, std::make_shared<pipeline_metrics>(), reader);
   hc.on_peer = [](const peer_event& ev) {
     std::string stages;
     for (auto s : ev.stages)

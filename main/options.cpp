@@ -206,12 +206,6 @@ void apply_journal_option(const option_set& opts, pipeline_config& cfg) {
                                    "number with s, m, h or d, e.g. 24h, 30m or 90s",
                                    opts.get("retention"), max_retention_days)};
   cfg.purge_interval = purge_interval_for(cfg.retention);
-  // The PostgreSQL store has no batch journal yet.
-  if (cfg.store == store_kind::postgres) {
-    if (opts.given("journal") && cfg.journal)
-      throw option_error{"--journal=on: the PostgreSQL store has no batch journal yet"};
-    cfg.journal = false;
-  }
 }
 
 pipeline_config common_pipeline_config(const option_set& opts) {

@@ -218,7 +218,7 @@ int serve_command(const std::vector<std::string>& args) {
   if (resumed > 0)
     log::info("serve", fmt::format("resumed {} unfinished batches of the journal", resumed),
               {{"resumed", resumed}});
-  auto backend = http::make_actor_backend(sys, node.coordinator, node.store);
+  auto backend = http::make_actor_backend(sys, node.coordinator, node.reader);
   int status = 0;
   {
     http::server front{*backend, node.metrics, sopts};

@@ -28,6 +28,7 @@ CAF_ADD_ATOM(taskpipe, taskpipe, expire_atom, "expire")       // a batch's deadl
 CAF_ADD_ATOM(taskpipe, taskpipe, node_lost_atom, "nodelost")  // a remote replica went away
 // The batch journal (coordinator and store actor).
 CAF_ADD_ATOM(taskpipe, taskpipe, journal_atom, "journal")     // record an admitted batch
+CAF_ADD_ATOM(taskpipe, taskpipe, number_atom, "number")       // number an admitted batch only
 CAF_ADD_ATOM(taskpipe, taskpipe, outcome_atom, "outcome")     // record a cancel or a finish
 CAF_ADD_ATOM(taskpipe, taskpipe, resume_atom, "resume")       // unfinished batches at start-up
 CAF_ADD_ATOM(taskpipe, taskpipe, report_atom, "report")       // a finished batch's report

@@ -58,6 +58,14 @@ void task_store::run_group(std::span<chunk_work> group) {
   }
 }
 
+bool task_store::numbers_batches() const {
+  return false;
+}
+
+caf::error task_store::number_batches(std::vector<journaled_batch>&) {
+  return storage_error("this store does not number batches (the node numbers them)");
+}
+
 std::int64_t task_store::expired_before_ms() const {
   return unix_now_ms() - retention_.count();
 }

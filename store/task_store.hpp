@@ -116,6 +116,17 @@ public:
   // Each call is one transaction (one round trip to a server) for all the batches it is given,
   // committed with the store's durability before it returns.
 
+  /// Whether batch numbers come from the store: a counter every node on it shares (PostgreSQL's
+  /// sequence), so that several fronts on one store never use the same number and the numbers
+  /// are the admission order across them. Otherwise (false) the coordinator numbers its batches,
+  /// counting on from last_batch().
+  virtual bool numbers_batches() const;
+
+  /// Gives each batch the store's next number, in order (one round trip for all of them), before
+  /// journal(); only where numbers_batches(). A number handed out is never handed out again,
+  /// whatever happens to its batch.
+  virtual caf::error number_batches(std::vector<journaled_batch>& batches);
+
   /// Records admitted batches (their tasks as one blob each). None: every one is durable;
   /// else nothing of them is, and they must not start.
   virtual caf::error journal(const std::vector<journaled_batch>& batches) = 0;

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace taskpipe;
@@ -1393,7 +1395,7 @@ TEST_CASE("postgres: a bad URI, an unreachable server or a refused login fails n
 TEST_CASE("postgres: the tables are created once with the schema version, another is refused") {
   fixture f{which_store::postgres};
   reader db{f};
-  CHECK(db.one("SELECT version FROM taskpipe_schema") == "1");
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "2");
   f.store->seed(3);
   // A second store (another node) on the same database keeps what is there.
   auto second = postgres_at(*f.schema);
@@ -1406,7 +1408,7 @@ TEST_CASE("postgres: the tables are created once with the schema version, anothe
   auto refused = open_store(opts);
   REQUIRE_FALSE(refused);
   CHECK_THAT(reason_of(refused.error()), Catch::Contains("schema version 99"));
-  CHECK_THAT(reason_of(refused.error()), Catch::Contains("reads version 1"));
+  CHECK_THAT(reason_of(refused.error()), Catch::Contains("reads version 2"));
 }
 
 TEST_CASE("postgres: a statement the server refuses fails the whole group with its reason") {
@@ -1583,4 +1585,311 @@ TEST_CASE("last_batch is the largest batch number the store holds rows of") {
     f.store.reset();
     CHECK(*postgres_at(*f.schema)->last_batch() == 41);
   }
+}
+
+// -- the batch journal (store/journal.hpp) -------------------------------------------------------
+
+namespace {
+
+journaled_batch journaled(std::uint64_t number, std::string key = {}) {
+  journaled_batch b;
+  b.batch = number;
+  b.admitted_ms = 1'000'000 + static_cast<std::int64_t>(number);
+  b.deadline_ms = b.admitted_ms + 60'000;
+  b.idempotency_key = std::move(key);
+  b.body_digest = b.idempotency_key.empty() ? "" : "digest-" + std::to_string(number);
+  b.tasks = {task_update{1, std::string{"Epic"}, std::string{"one"}},
+             task_update{2, none, std::string{"two \"quoted\""}},
+             task_update{3, std::string{""}, none}, task_update{1, none, none}};
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("journaled batches are unfinished until their outcome is recorded") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  auto& s = *f.store;
+  s.seed(5);
+  REQUIRE(reason_of(s.journal({journaled(7, "key-7"), journaled(8)})) == "");
+  CHECK(*s.last_batch() == 8);
+  REQUIRE(is_ok(run_all(s, task(7, 1, "Epic", "one"))));
+  // task 2 applied, not notified
+  s.begin();
+  for (auto where : {stage::validate, stage::audit, stage::update})
+    REQUIRE(is_ok(s.apply(where, task(7, 2, none, "two"))));
+  REQUIRE(reason_of(s.commit()) == "");
+  auto found = s.unfinished_batches();
+  REQUIRE(found);
+  REQUIRE(found->batches.size() == 2);
+  const auto& r = found->batches.front();
+  CHECK(r.admitted.batch == 7);
+  CHECK(r.admitted.deadline_ms == r.admitted.admitted_ms + 60'000);
+  CHECK(r.admitted.idempotency_key == "key-7");
+  REQUIRE(r.admitted.tasks.size() == 4);
+  CHECK(r.admitted.tasks[1].summary == std::string{"two \"quoted\""});
+  CHECK(r.admitted.tasks[2].type == std::string{""});
+  CHECK_FALSE(r.admitted.tasks[3].type);
+  CHECK(r.notified_ids == std::vector<std::int64_t>{1});
+  std::vector<std::int64_t> applied = r.applied_ids;
+  std::sort(applied.begin(), applied.end());
+  CHECK(applied == std::vector<std::int64_t>{1, 2});
+  CHECK_FALSE(r.cancelled);
+  // The key names its batch; another key none.
+  CHECK(s.find_idempotency_key("key-7")->batch == 7);
+  CHECK(s.find_idempotency_key("key-7")->body_digest == "digest-7");
+  CHECK(s.find_idempotency_key("other")->batch == 0);
+  // A taken number or key is refused, and nothing of that group is kept.
+  CHECK(s.journal({journaled(9), journaled(10, "key-7")}));
+  CHECK(s.journal({journaled(8)}));
+  CHECK(s.unfinished_batches()->batches.size() == 2);
+  // A cancel is recorded; a finish ends it.
+  REQUIRE(reason_of(s.record_outcomes({batch_outcome{8, batch_state::cancelled, 0, 0, 0, {}}}))
+          == "");
+  auto again = s.unfinished_batches();
+  REQUIRE(again->batches.size() == 2);
+  CHECK(again->batches.back().cancelled);
+  CHECK(code_of(s.finished_report(7).error()) == failure_code::not_found);
+  std::vector<task_failure> failures{
+    {7, 3, 1, stage::validate, failure_code::duplicate_in_batch, "task 1 appeared earlier"},
+    {7, 2, 3, stage::validate, failure_code::invalid_type, "type \"\" is not one of {a, b}"},
+    {7, 1, 2, stage::notify, failure_code::timeout, "deadline (the update was applied)"}};
+  batch_outcome done{7, batch_state::done, unix_now_ms(), 12.345678901, 1, failures};
+  REQUIRE(reason_of(s.record_outcomes({done})) == "");
+  REQUIRE(reason_of(s.record_outcomes({done})) == ""); // recording it again changes nothing
+  auto left = s.unfinished_batches();
+  REQUIRE(left->batches.size() == 1);
+  CHECK(left->batches.front().admitted.batch == 8);
+  auto report = s.finished_report(7);
+  REQUIRE(report);
+  CHECK(report->batch_id == batch_id_text(7));
+  CHECK(report->state == batch_state::done);
+  CHECK(report->total == 4);
+  CHECK(report->succeeded == 1);
+  CHECK(report->failed == 3);
+  CHECK(report->elapsed_ms == 12.345678901);
+  REQUIRE(report->failures.size() == 3);
+  // Sorted by id, then position.
+  CHECK(report->failures[0].id == 1);
+  CHECK(report->failures[0].code == failure_code::duplicate_in_batch);
+  CHECK(report->failures[0].batch == 7);
+  CHECK(report->failures[1].id == 2);
+  CHECK(report->failures[1].where == stage::notify);
+  CHECK(report->failures[1].reason == "deadline (the update was applied)");
+  CHECK(report->failures[2].id == 3);
+  CHECK(report->failures[2].index == 2);
+  CHECK(report->failures[2].reason == "type \"\" is not one of {a, b}");
+  // The key outlives the finish.
+  CHECK(s.find_idempotency_key("key-7")->batch == 7);
+  if (f.has_sql()) {
+    reader db{f};
+    CHECK(db.one("SELECT count(*) FROM batch_failures") == "3");
+    CHECK(db.rows("SELECT batch_id, state, coalesce(length(tasks), -1) FROM batches ORDER BY "
+                  "number")
+          == std::vector<std::string>{batch_id_text(7) + "|done|-1",
+                                      batch_id_text(8) + "|running|"
+                                        + std::to_string(encode_tasks(journaled(8).tasks).size())});
+  }
+}
+
+TEST_CASE("a store numbers batches only where several fronts share it (PostgreSQL)") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
+  std::vector<journaled_batch> two{journaled(0), journaled(0)};
+  if (kind != which_store::postgres) {
+    CHECK_FALSE(f.store->numbers_batches());
+    CHECK(f.store->number_batches(two));
+    return;
+  }
+  CHECK(f.store->numbers_batches());
+  f.store->seed(3);
+  REQUIRE(is_ok(run_all(*f.store, task(41, 1, "Epic", none)))); // numbered by a front of old
+  // A store opened on the database starts the sequence after every number it holds.
+  auto other = postgres_at(*f.schema);
+  REQUIRE(reason_of(other->number_batches(two)) == "");
+  CHECK(two[0].batch == 42);
+  CHECK(two[1].batch == 43);
+  // Both stores (two fronts) draw from the one sequence, in the order they ask.
+  std::vector<journaled_batch> one{journaled(0)};
+  REQUIRE(reason_of(f.store->number_batches(one)) == "");
+  CHECK(one[0].batch == 44);
+  REQUIRE(reason_of(other->number_batches(one)) == "");
+  CHECK(one[0].batch == 45);
+  // Numbers handed out are never handed out again, even when their batch was not journaled.
+  auto third = postgres_at(*f.schema);
+  REQUIRE(reason_of(third->number_batches(one)) == "");
+  CHECK(one[0].batch == 46);
+  REQUIRE(reason_of(third->journal(one)) == "");
+  CHECK(*other->last_batch() == 46);
+}
+
+TEST_CASE("postgres: the journal survives reopening the store and a lost connection") {
+  fixture f{which_store::postgres};
+  f.store->seed(3);
+  reader admin{f};
+  auto terminate = [&] {
+    CHECK(admin.one("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = '" + f.schema->name + "'")
+          == "1");
+  };
+  terminate(); // the server ended the idle connection: the write runs on a new one
+  REQUIRE(reason_of(f.store->journal({journaled(3, "k")})) == "");
+  terminate();
+  REQUIRE(reason_of(f.store->record_outcomes({batch_outcome{3, batch_state::cancelled, 0, 0, 0,
+                                                            {}}}))
+          == "");
+  f.store.reset();
+  auto s = postgres_at(*f.schema);
+  auto found = s->unfinished_batches();
+  REQUIRE(found);
+  REQUIRE(found->batches.size() == 1);
+  CHECK(found->batches.front().admitted.tasks.size() == 4);
+  CHECK(found->batches.front().cancelled);
+  CHECK(*s->last_batch() == 3);
+  CHECK(s->find_idempotency_key("k")->batch == 3);
+}
+
+TEST_CASE("postgres: a database of schema version 1 is upgraded in place") {
+  fixture f{which_store::postgres};
+  f.store->seed(3);
+  REQUIRE(is_ok(run_all(*f.store, task(9, 1, "Epic", none))));
+  f.store.reset();
+  reader db{f};
+  db.exec("DROP TABLE batches, batch_failures");
+  db.exec("DROP SEQUENCE taskpipe_batch_numbers");
+  db.exec("UPDATE taskpipe_schema SET version = 1");
+  auto s = postgres_at(*f.schema);
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "2");
+  std::vector<journaled_batch> one{journaled(0)};
+  REQUIRE(reason_of(s->number_batches(one)) == "");
+  CHECK(one[0].batch == 10);
+  REQUIRE(reason_of(s->journal(one)) == "");
+  CHECK(s->unfinished_batches()->batches.size() == 1);
+  CHECK(s->find(1)->version == 2);
+}
+
+TEST_CASE("postgres: a front resumes the unfinished batches of fronts that are gone, not others'") {
+  fixture f{which_store::postgres};
+  auto b = postgres_at(*f.schema); // another front, running
+  REQUIRE(reason_of(f.store->journal({journaled(5)})) == "");
+  REQUIRE(reason_of(b->journal({journaled(6)})) == "");
+  auto mine = [](task_store& s) {
+    std::vector<std::uint64_t> numbers;
+    auto found = s.unfinished_batches();
+    REQUIRE(found);
+    for (auto& r : found->batches)
+      numbers.push_back(r.admitted.batch);
+    return numbers;
+  };
+  CHECK(mine(*f.store) == std::vector<std::uint64_t>{5});
+  CHECK(mine(*b) == std::vector<std::uint64_t>{6});
+  // The server ends a closed connection's session (and its lock) a moment after the close.
+  auto eventually = [&](task_store& s, const std::vector<std::uint64_t>& expected) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    auto got = mine(s);
+    while (got != expected && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      got = mine(s);
+    }
+    return got;
+  };
+  f.store.reset(); // the first front is gone: a front starting now takes its batch over
+  auto c = postgres_at(*f.schema);
+  CHECK(eventually(*c, {5}) == std::vector<std::uint64_t>{5});
+  CHECK(mine(*b) == std::vector<std::uint64_t>{6});
+  b.reset();
+  CHECK(eventually(*c, {5, 6}) == (std::vector<std::uint64_t>{5, 6}));
+}
+
+// Retention and failure pages on PostgreSQL (memory and SQLite: journal_test.cpp).
+namespace {
+
+void finish_with_failures(task_store& s, std::uint64_t number, std::size_t n,
+                          std::int64_t finished_ms, std::string key = {}) {
+  REQUIRE(reason_of(s.journal({journaled(number, std::move(key))})) == "");
+  std::vector<task_failure> failures;
+  for (std::size_t i = 0; i < n; ++i)
+    failures.push_back(task_failure{number, static_cast<std::uint32_t>(i),
+                                    static_cast<std::int64_t>(1 + i / 2), stage::validate,
+                                    failure_code::not_found, "reason " + std::to_string(i)});
+  std::shuffle(failures.begin(), failures.end(), std::mt19937{42});
+  REQUIRE(reason_of(s.record_outcomes(
+            {batch_outcome{number, batch_state::done, finished_ms, 1.5, 0, std::move(failures)}}))
+          == "");
+}
+
+} // namespace
+
+TEST_CASE("postgres: failure pages hold every failure once, in order, and never split one id") {
+  fixture f{which_store::postgres};
+  auto& s = *f.store;
+  finish_with_failures(s, 4, 2'001, unix_now_ms());
+  std::vector<std::uint32_t> seen;
+  std::int64_t after = 0;
+  std::int64_t last_id = 0;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 100);
+    auto page = s.failures_after(4, after, 150);
+    REQUIRE(page);
+    CHECK(page->failures.size() <= 151);
+    for (const auto& x : page->failures) {
+      CHECK(x.id >= last_id);
+      CHECK(x.id > after);
+      last_id = x.id;
+      seen.push_back(x.index);
+    }
+    if (!page->more)
+      break;
+    CHECK(page->failures.size() >= 150);
+    CHECK(page->next == page->failures.back().id);
+    after = page->next;
+  }
+  std::sort(seen.begin(), seen.end());
+  REQUIRE(seen.size() == 2'001);
+  for (std::uint32_t i = 0; i < seen.size(); ++i)
+    CHECK(seen[i] == i);
+  auto end = s.failures_after(4, 2'000, 10);
+  REQUIRE(end);
+  CHECK(end->failures.empty());
+  CHECK_FALSE(end->more);
+  CHECK(code_of(s.failures_after(99, 0, 10).error()) == failure_code::not_found);
+}
+
+TEST_CASE("postgres: expired batches are gone at once and purged in slices, and their keys free") {
+  fixture f{which_store::postgres};
+  auto& s = *f.store;
+  s.set_retention(std::chrono::hours{1});
+  auto now = unix_now_ms();
+  finish_with_failures(s, 1, 250, now - 3 * 3'600'000, "old-key"); // expired
+  finish_with_failures(s, 2, 10, now - 2 * 3'600'000);             // expired
+  finish_with_failures(s, 3, 10, now - 60'000, "new-key");         // kept
+  REQUIRE(reason_of(s.journal({journaled(5)})) == "");             // running: kept
+  for (std::uint64_t gone : {1, 2}) {
+    CHECK(code_of(s.finished_report(gone).error()) == failure_code::not_found);
+    CHECK(code_of(s.failures_after(gone, 0, 10).error()) == failure_code::not_found);
+  }
+  CHECK(s.find_idempotency_key("old-key")->batch == 0);
+  CHECK(s.find_idempotency_key("new-key")->batch == 3);
+  REQUIRE(reason_of(s.journal({journaled(6, "old-key")})) == "");
+  CHECK(s.find_idempotency_key("old-key")->batch == 6);
+  int rounds = 0;
+  for (;;) {
+    auto more = s.purge_expired(100);
+    REQUIRE(more);
+    ++rounds;
+    REQUIRE(rounds < 20);
+    if (!*more)
+      break;
+  }
+  CHECK(rounds >= 3);
+  CHECK(s.finished_report(3));
+  CHECK(s.finished_report(3)->finished_ms == now - 60'000);
+  CHECK(s.failures_after(3, 0, 100)->failures.size() == 10);
+  CHECK(s.unfinished_batches()->batches.size() == 2); // 5 and 6
+  CHECK_FALSE(*s.purge_expired(100));
+  reader db{f};
+  CHECK(db.one("SELECT count(*) FROM batches WHERE number IN (1, 2)") == "0");
+  CHECK(db.one("SELECT count(*) FROM batch_failures") == "10");
 }

@@ -26,6 +26,16 @@ std::string one_line(const char* message) {
   return out;
 }
 
+void append_array_text(std::string& out, std::string_view value) {
+  out += '"';
+  for (char c : value) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
 std::string error_text(PGconn* conn, const PGresult* r) {
   auto text = one_line(r ? PQresultErrorMessage(r) : nullptr);
   if (text.empty())
@@ -215,11 +225,15 @@ caf::error connection::begin_pipeline() {
 
 caf::error connection::send_prepared(const std::string& name, const params& p) {
   std::vector<const char*> values;
+  std::vector<int> lengths;
   values.reserve(p.values.size());
-  for (std::size_t i = 0; i < p.values.size(); ++i)
-    values.push_back(p.is_null[i] ? nullptr : p.values[i].c_str());
+  lengths.reserve(p.values.size());
+  for (std::size_t i = 0; i < p.values.size(); ++i) {
+    values.push_back(p.is_null[i] ? nullptr : p.values[i].data());
+    lengths.push_back(static_cast<int>(p.values[i].size())); // (read for binary ones only)
+  }
   if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
-                          nullptr, nullptr, 0)
+                          lengths.data(), p.formats.data(), 0)
       == 0)
     return storage_error(error_text(conn_, nullptr));
   ++sent_;

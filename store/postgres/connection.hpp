@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace taskpipe::postgres {
@@ -22,16 +23,33 @@ struct result_deleter {
 };
 using result = std::unique_ptr<PGresult, result_deleter>;
 
-/// A query's parameters in text format (nullptr for SQL NULL).
+/// A query's parameters, in text format unless added with add_binary (nullptr for SQL NULL).
 struct params {
   std::vector<std::string> values;
   std::vector<char> is_null;
+  std::vector<int> formats; ///< per parameter: 0 text, 1 binary (a bytea's bytes as they are)
 
   void add(std::string value) {
     values.push_back(std::move(value));
     is_null.push_back(0);
+    formats.push_back(0);
+  }
+
+  void add_null() {
+    values.emplace_back();
+    is_null.push_back(1);
+    formats.push_back(0);
+  }
+
+  void add_binary(std::string bytes) {
+    values.push_back(std::move(bytes));
+    is_null.push_back(0);
+    formats.push_back(1);
   }
 };
+
+/// Appends one element of a text[] literal to `out`: quoted, with '\' and '"' escaped.
+void append_array_text(std::string& out, std::string_view value);
 
 /// libpq's message on one line ("connection to server ... failed: Connection refused Is the
 /// server running ...?").

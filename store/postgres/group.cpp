@@ -10,19 +10,12 @@ namespace taskpipe::postgres {
 
 namespace {
 
-/// Appends one element of a text[] literal: quoted, '\' and '"' escaped; NULL for none.
+/// Appends one element of a text[] literal; NULL for none.
 void append_text(std::string& out, const caf::optional<std::string>& value) {
-  if (!value) {
+  if (value)
+    append_array_text(out, *value);
+  else
     out += "NULL";
-    return;
-  }
-  out += '"';
-  for (char c : *value) {
-    if (c == '\\' || c == '"')
-      out += '\\';
-    out += c;
-  }
-  out += '"';
 }
 
 /// The arrays of one round: $1 batch ids, $2 task ids, $3 new types, $4 new summaries, $5 now;

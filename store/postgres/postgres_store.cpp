@@ -7,11 +7,22 @@
 //   applied_updates(batch_id, task_id, version, at, superseded_by)   Update's record that it
 //                                                      applied (or was superseded, per-key order)
 //   outbox(batch_id, task_id, message, created_at)
-//   taskpipe_schema(version)                           one row: the schema version (1)
+//   batches(batch_id, number, admitted_ms, ..., tasks bytea, ...), batch_failures(...)
+//                                                      the batch journal, as SQLite's (journal.*)
+//   taskpipe_schema(version)                           one row: the schema version (2)
+//   sequence taskpipe_batch_numbers                    the batch numbers (admission stamps)
 // each row table keyed by (batch_id, task_id) (applied_updates task first: Update asks for a
 // task's newest batch), batch_id COLLATE "C" so that it sorts like the batch numbers, written with
 // ON CONFLICT DO NOTHING, so a retried task changes nothing the second time, whichever node
 // retries it. Update's per-key order and audit correction are SQLite's (schema.cpp says how).
+//
+// Batch numbers. Every front on the database takes its batch numbers from the sequence (one
+// round trip per group of batches admitted together, number_batches), so that no two fronts use
+// the same number and the numbers are the admission order across all of them: Update's per-key
+// order compares them.
+//
+// Several fronts: each batch row names its front, and a front resumes only the unfinished batches
+// of fronts that are gone (journal.hpp).
 //
 // One connection, owned by the store actor's own thread (the calls block). A group (the store
 // actor's run_group) is one transaction sent as one libpq pipeline: BEGIN, one prepared
@@ -33,11 +44,14 @@
 
 #include "store/postgres/connection.hpp"
 #include "store/postgres/group.hpp"
+#include "store/postgres/journal.hpp"
 #include "store/postgres/schema.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <random>
 #include <utility>
 
 namespace taskpipe {
@@ -51,15 +65,25 @@ enum class outcome { committed, failed, unknown };
 
 class postgres_store final : public task_store {
 public:
-  explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)) {
-    db_.on_connect = [](connection& c) -> caf::error {
+  explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)), front_(new_front()) {
+    db_.on_connect = [front = front_](connection& c) -> caf::error {
       // The statements take a chunk as arrays; a generic plan (what PostgreSQL caches after
       // five runs) cannot see their sizes and may scan whole tables: plan each run for its chunk.
-      if (auto done = c.exec("SET plan_cache_mode = force_custom_plan"); !done)
+      // The server's keepalives notice within about a minute that this node's machine is gone,
+      // ending its session and so its front lock (journal.hpp); the default is hours.
+      if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_custom_plan', false), "
+                             "set_config('tcp_keepalives_idle', '30', false), "
+                             "set_config('tcp_keepalives_interval', '10', false), "
+                             "set_config('tcp_keepalives_count', '3', false)");
+          !done)
         return storage_error("PostgreSQL " + c.target() + ": " + reason_of(done.error()));
       if (auto err = create_schema(c))
         return err;
-      return prepare_statements(c);
+      if (auto err = prepare_statements(c))
+        return err;
+      if (auto err = prepare_journal_statements(c))
+        return err;
+      return take_front_lock(c, front);
     };
   }
 
@@ -174,39 +198,42 @@ public:
     return caf::none;
   }
 
-  // The batch journal (store/journal.hpp) is not built for PostgreSQL yet: --journal=off is
-  // the default with --store=postgres (main/options.cpp), and every call says so.
-  static caf::error no_journal() {
-    return storage_error("the PostgreSQL store has no batch journal yet (--journal=off)");
+  // The batch journal (journal.*) and the batch numbers every front on the database shares.
+  bool numbers_batches() const override {
+    return true;
   }
 
-  caf::error journal(const std::vector<journaled_batch>&) override {
-    return no_journal();
+  caf::error number_batches(std::vector<journaled_batch>& batches) override {
+    return postgres::number_batches(db_, batches);
   }
 
-  caf::error record_outcomes(const std::vector<batch_outcome>&) override {
-    return no_journal();
+  caf::error journal(const std::vector<journaled_batch>& batches) override {
+    return postgres::journal(db_, batches, front_, expired_before_ms());
+  }
+
+  caf::error record_outcomes(const std::vector<batch_outcome>& outcomes) override {
+    return postgres::record_outcomes(db_, outcomes);
   }
 
   caf::expected<resumable_batches> unfinished_batches() override {
-    return no_journal();
+    return postgres::unfinished_batches(db_, front_);
   }
 
-  caf::expected<batch_report> finished_report(std::uint64_t) override {
-    return no_journal();
+  caf::expected<batch_report> finished_report(std::uint64_t batch) override {
+    return postgres::finished_report(db_, batch, expired_before_ms());
   }
 
-  caf::expected<failure_page> failures_after(std::uint64_t, std::int64_t,
-                                             std::size_t) override {
-    return no_journal();
+  caf::expected<key_owner> find_idempotency_key(const std::string& key) override {
+    return postgres::find_idempotency_key(db_, key, expired_before_ms());
   }
 
-  caf::expected<key_owner> find_idempotency_key(const std::string&) override {
-    return no_journal();
+  caf::expected<failure_page> failures_after(std::uint64_t batch, std::int64_t after,
+                                             std::size_t limit) override {
+    return postgres::failures_after(db_, batch, after, limit, expired_before_ms());
   }
 
-  caf::expected<bool> purge_expired(std::size_t) override {
-    return false;  // no journal: nothing to purge
+  caf::expected<bool> purge_expired(std::size_t max_rows) override {
+    return postgres::purge_expired(db_, max_rows, expired_before_ms());
   }
 
   void run_group(std::span<chunk_work> group) override {
@@ -352,7 +379,15 @@ private:
     return r;
   }
 
+  /// This store's front number (journal.hpp: whose batches are whose): random, 62 bits.
+  static std::int64_t new_front() {
+    std::random_device rd;
+    auto x = (std::uint64_t{rd()} << 32 | rd()) & ((std::uint64_t{1} << 62) - 1);
+    return static_cast<std::int64_t>(x == 0 ? 1 : x);
+  }
+
   connection db_;
+  std::int64_t front_;
   bool in_group_ = false; ///< between begin() and commit()
   bool txn_open_ = false; ///< BEGIN was sent in this group
   caf::error failure_;    ///< why this group cannot commit

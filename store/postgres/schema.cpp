@@ -30,7 +30,39 @@ constexpr const char* tables[] = {
   "CREATE TABLE IF NOT EXISTS outbox("
   "batch_id text COLLATE \"C\" NOT NULL, task_id bigint NOT NULL, message text NOT NULL, "
   "created_at text NOT NULL, PRIMARY KEY(batch_id, task_id))",
+  // The batch journal (journal.cpp), SQLite's tables: one row per admitted batch, its task list
+  // one blob until it finished; the failures of finished batches.
+  "CREATE TABLE IF NOT EXISTS batches("
+  "batch_id text COLLATE \"C\" PRIMARY KEY, number bigint NOT NULL UNIQUE, "
+  "admitted_ms bigint NOT NULL, deadline_ms bigint NOT NULL, idempotency_key text UNIQUE, "
+  "body_digest text, total bigint NOT NULL, tasks bytea, cancelled integer NOT NULL DEFAULT 0, "
+  "state text NOT NULL DEFAULT 'running', finished_ms bigint, elapsed_ms double precision, "
+  "succeeded bigint, failed bigint, front bigint)",
+  // The blob is written once and read at most once (a restart): stored as it is, not compressed.
+  "ALTER TABLE batches ALTER COLUMN tasks SET STORAGE EXTERNAL",
+  "CREATE INDEX IF NOT EXISTS batches_unfinished ON batches(admitted_ms) WHERE finished_ms IS NULL",
+  "CREATE INDEX IF NOT EXISTS batches_finished ON batches(finished_ms) WHERE finished_ms IS NOT NULL",
+  "CREATE TABLE IF NOT EXISTS batch_failures("
+  "batch_id text COLLATE \"C\" NOT NULL, position bigint NOT NULL, task_id bigint NOT NULL, "
+  "stage text NOT NULL, code text NOT NULL, reason text NOT NULL, PRIMARY KEY(batch_id, position))",
+  "CREATE INDEX IF NOT EXISTS batch_failures_by_task ON batch_failures(batch_id, task_id)",
+  // The admission stamps every front on the database shares (postgres_store.cpp).
+  "CREATE SEQUENCE IF NOT EXISTS taskpipe_batch_numbers",
 };
+
+/// The largest batch number any row holds (as SQLite's last_batch), NULL if none.
+#define TASKPIPE_PG_LAST_BATCH                                                                   \
+  "SELECT max(b) FROM (SELECT max(batch_id) AS b FROM audit UNION ALL SELECT max(batch_id) "   \
+  "FROM outbox UNION ALL SELECT max(batch_id) FROM batches) AS m"
+
+// The sequence starts after every batch number the database holds (a version 1 database was
+// numbered by its front): setval only ever moves it forward, and the numbers it handed out are
+// never below any row's, so this is a no-op once the sequence numbers every batch.
+constexpr const char* catch_up_sql =
+  "SELECT setval('taskpipe_batch_numbers', n) FROM (SELECT ('x' || substr(m, 3))::bit(64)::bigint"
+  " AS n FROM (" TASKPIPE_PG_LAST_BATCH ") AS l(m) WHERE m IS NOT NULL) AS l"
+  " WHERE n > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+  " FROM taskpipe_batch_numbers)";
 
 // A chunk as rows: (batch_id, task_id, new_type, new_summary, ord), ord its position: rows are
 // inserted in chunk order, so that of a (batch, task) given twice the first one is written, as
@@ -113,9 +145,13 @@ caf::error create_schema(connection& db) {
   std::vector<std::string> queries{"BEGIN", schema_lock};
   for (const char* sql : tables)
     queries.emplace_back(sql);
+  auto versions_at = queries.size();
   queries.emplace_back("SELECT version FROM taskpipe_schema");
   queries.push_back("INSERT INTO taskpipe_schema(version) SELECT " + std::to_string(schema_version)
                     + " WHERE NOT EXISTS (SELECT 1 FROM taskpipe_schema)");
+  // Version 1 had neither the journal nor the sequence: created above, it reads as version 2.
+  queries.emplace_back("UPDATE taskpipe_schema SET version = 2 WHERE version = 1");
+  queries.emplace_back(catch_up_sql);
   queries.emplace_back("COMMIT");
   for (const auto& sql : queries)
     if (auto err = db.send_text(sql))
@@ -129,10 +165,10 @@ caf::error create_schema(connection& db) {
       return storage_error("creating the tables in PostgreSQL " + db.target()
                            + " failed: " + a.error);
     }
-  auto* versions = answers[answers.size() - 3].res.get();
+  auto* versions = answers[versions_at].res.get();
   for (int row = 0; row < PQntuples(versions); ++row) {
     auto found = std::atoi(PQgetvalue(versions, row, 0));
-    if (found != schema_version || PQntuples(versions) > 1)
+    if ((found != schema_version && found != 1) || PQntuples(versions) > 1)
       return storage_error("PostgreSQL " + db.target() + " holds taskpipe schema version "
                            + std::to_string(found) + " (table taskpipe_schema); this taskpipe "
                            + "reads version " + std::to_string(schema_version));
@@ -148,15 +184,19 @@ const std::pair<const char*, const char*> all[] = {
   {stmt::update_lock, update_lock_sql},
   {stmt::update, update_sql},
   {stmt::notify, notify_sql},
-  {stmt::last_batch, "SELECT max(b) FROM (SELECT max(batch_id) AS b FROM audit "
-                      "UNION ALL SELECT max(batch_id) FROM outbox) AS m"},
+  {stmt::last_batch, TASKPIPE_PG_LAST_BATCH},
   {stmt::find, "SELECT type, summary, version, updated_at FROM tasks WHERE id = $1"},
   {stmt::counts, "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM audit), "
                  "(SELECT count(*) FROM applied_updates), (SELECT count(*) FROM outbox)"},
   {stmt::seed, "INSERT INTO tasks(id, type, summary, version, updated_at) "
                  "SELECT x, 'Story', 'Task ' || x, 1, $3 FROM generate_series($1::bigint, "
                  "$2::bigint) AS x ON CONFLICT DO NOTHING"},
+  // In order: the n-th row is the n-th batch's number.
+  {stmt::number_batches, "SELECT nextval('taskpipe_batch_numbers') FROM generate_series(1, "
+                         "$1::integer) ORDER BY 1"},
 };
+
+#undef TASKPIPE_PG_LAST_BATCH
 
 } // namespace
 

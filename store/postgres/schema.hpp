@@ -6,8 +6,9 @@
 
 namespace taskpipe::postgres {
 
-/// The schema version this build reads and writes (table taskpipe_schema).
-inline constexpr int schema_version = 1;
+/// The schema version this build reads and writes (table taskpipe_schema): 2 added the batch
+/// journal and the batch number sequence (a version 1 database is upgraded in place).
+inline constexpr int schema_version = 2;
 
 /// Creates the tables that are missing (under an advisory lock, so that nodes starting together
 /// do not race) and checks the recorded schema version: an error names the version found.
@@ -30,6 +31,7 @@ inline constexpr const char* find = "taskpipe_find";
 inline constexpr const char* last_batch = "taskpipe_last_batch";
 inline constexpr const char* counts = "taskpipe_counts";
 inline constexpr const char* seed = "taskpipe_seed";
+inline constexpr const char* number_batches = "taskpipe_number_batches"; ///< $1 how many
 } // namespace stmt
 
 /// The SQL of a prepared statement by name (for bench/postgres_baseline); null if unknown.

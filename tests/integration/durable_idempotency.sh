@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Issue 9: Idempotency-Key. The same key with the same body answers the existing batch (while it
 # runs and once it is done, and after a kill -9 and a restart); another body is 422; an invalid
-# key is 400. No retry applies a task twice.
+# key is 400. No retry applies a task twice. `durable_idempotency.sh postgres`: the same on
+# PostgreSQL (the restart is a new front on the same database).
 source "$(dirname "$0")/lib.sh"
-db="$WORK/t.db"
+if [ "${1:-}" = postgres ]; then
+  start_postgres
+  store=(--store=postgres --db="$PG_URI")
+  query() { pg_sql "$1"; }
+else
+  db="$WORK/t.db"
+  store=(--db="$db")
+  query() { sql_db "$1"; }
+fi
 body='{"tasks":[{"id":1,"type":"Epic"},{"id":2,"summary":"again"},{"id":3,"type":"Story"}]}'
 post() { # post URL KEY BODY QUERY: prints the body, then the status on a line of its own
   curl -sS -w '\n%{http_code}' -H "Idempotency-Key: $2" -H 'Content-Type: application/json' \
@@ -12,7 +21,7 @@ post() { # post URL KEY BODY QUERY: prints the body, then the status on a line o
 status_of() { tail -n 1 <<<"$1"; }
 id_of() { head -n 1 <<<"$1" | sed -E 's/.*"batch_id":"([^"]+)".*/\1/'; }
 
-start_serve first --db="$db" --seed-tasks=10 --latency=1000
+start_serve first "${store[@]}" --seed-tasks=10 --latency=1000
 a="$(post "$first_URL" key-1 "$body" '?wait=false')"
 [ "$(status_of "$a")" = 202 ] || fail "first POST: $a"
 id="$(id_of "$a")"
@@ -38,7 +47,7 @@ h="$(post "$first_URL" key-2 "$body" '?wait=false')"
 id2="$(id_of "$h")"
 kill -9 "$first_PID"
 wait "$first_PID" 2>/dev/null || true
-start_serve second --db="$db" --latency=1000
+start_serve second "${store[@]}" --latency=1000
 i="$(post "$second_URL" key-2 "$body" '')"
 [ "$(status_of "$i")" = 200 ] && [ "$(id_of "$i")" = "$id2" ] || fail "key-2 after restart: $i"
 grep -q '"succeeded":3' <<<"$i" || fail "key-2 after restart: $i"
@@ -53,9 +62,9 @@ stop_serve second
 printf '%s' "$body" >"$WORK/request.json"
 head -n 1 <<<"$i" >"$WORK/report2.json"
 head -n 1 <<<"$j" >"$WORK/report1.json"
-check_invariant "$db" "$WORK/request.json" "$WORK/report1.json"
-check_invariant "$db" "$WORK/request.json" "$WORK/report2.json"
-[ "$(sql_db 'SELECT count(*) FROM batches')" = 2 ] || fail "a retry was admitted as a new batch"
-[ "$(sql_db 'SELECT group_concat(version) FROM tasks WHERE id <= 3 ORDER BY id')" = "3,3,3" ] ||
-  fail "versions: $(sql_db 'SELECT id, version FROM tasks WHERE id <= 3') (each batch applies once)"
+check_invariant "${PG_URI:-${db:-}}" "$WORK/request.json" "$WORK/report1.json"
+check_invariant "${PG_URI:-${db:-}}" "$WORK/request.json" "$WORK/report2.json"
+[ "$(query 'SELECT count(*) FROM batches')" = 2 ] || fail "a retry was admitted as a new batch"
+[ "$(query 'SELECT count(*) FROM tasks WHERE id <= 3 AND version = 3')" = 3 ] ||
+  fail "versions: $(query 'SELECT id, version FROM tasks WHERE id <= 3') (each batch applies once)"
 echo "ok: Idempotency-Key retries answer the existing batch, before and after a restart"
