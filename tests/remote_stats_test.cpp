@@ -16,9 +16,10 @@ struct remote_stats_fixture {
   caf::actor_system sys{testing_config(cfg)};
   caf::scheduler::test_coordinator& sched{
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())};
-  // Stand-ins for two segments of one host (only their addresses matter here).
-  caf::actor first = sys.spawn([] { return caf::behavior{[](int) {}}; });
-  caf::actor second = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  // Stand-ins for two segments of one host (only their addresses matter here). They take an
+  // argument: CAF 0.17 binds a null std::tuple<> for an actor spawned with none (UBSan).
+  caf::actor first = sys.spawn([](int) { return caf::behavior{[](int) {}}; }, 0);
+  caf::actor second = sys.spawn([](int) { return caf::behavior{[](int) {}}; }, 0);
   remote_stats remote;
   clock_type::time_point t0 = clock_type::now();
 
