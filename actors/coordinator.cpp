@@ -402,15 +402,19 @@ coordinator_impl::behavior_type coordinator(coordinator_pointer self, coordinato
       auto b = find_batch(self, text);
       if (b == nullptr) // finished (deleting it changes nothing), or unknown
         return status_of(self, text);
-      if (b->pending() == 0 || b->cancelled)
-        return make_report(self, *b);
+      auto promise = self->make_response_promise<batch_report>();
+      if (b->pending() == 0 || b->cancelled) {
+        deliver_report(self, *b, promise);
+        return promise;
+      }
       b->cancelled = true;
       close_batch(self, cancel_atom_v, b->id);
-      if (!self->state.cfg.journal)
-        return make_report(self, *b);
+      if (!self->state.cfg.journal) {
+        deliver_report(self, *b, promise);
+        return promise;
+      }
       // Answered once the cancel is recorded, so that a restart does not run the batch on after
       // the client was told it is cancelled.
-      auto promise = self->make_response_promise<batch_report>();
       auto answer = [self, promise, id = b->id, text]() mutable {
         if (!answer_held(self, id, promise)) // a batch that ran a moment ago is held
           promise.deliver(unknown_batch(text));

@@ -13,13 +13,17 @@ namespace taskpipe::coordination {
 
 namespace {
 
+batch_state state_of(const batch_record& b) {
+  return b.cancelled ? batch_state::cancelled
+         : b.pending() == 0 ? batch_state::done
+                            : batch_state::running;
+}
+
 /// The batch's report without its failures.
 batch_report report_header(coordinator_pointer self, const batch_record& b) {
   batch_report r;
   r.batch_id = batch_id_text(b.id);
-  r.state = b.cancelled           ? batch_state::cancelled
-            : b.pending() == 0   ? batch_state::done
-                                  : batch_state::running;
+  r.state = state_of(b);
   r.total = b.total;
   r.succeeded = b.succeeded;
   r.failed = b.failed;
@@ -43,6 +47,19 @@ void forget_key(coordinator_pointer self, const std::string& key, std::uint64_t 
     keys.erase(i);
 }
 
+/// The page of `r`'s failures after `after` (shared: the page is a range of the report).
+failure_page page_of(const shared_report& r, std::int64_t after, std::size_t limit) {
+  auto range = r->page(after, limit);
+  failure_page p;
+  p.batch_id = r->batch_id;
+  p.report = r;
+  p.first = range.first;
+  p.last = range.last;
+  p.more = range.more;
+  p.next = range.next;
+  return p;
+}
+
 /// A complete batch whose outcome is recorded: answers its waiters (each gets the shared
 /// report), moves its report to the cache, forgets its record and lets a drain finish.
 void answer_batch(coordinator_pointer self, batch_record& b) {
@@ -52,6 +69,8 @@ void answer_batch(coordinator_pointer self, batch_record& b) {
   auto report = finished_answer(b.rendered);
   for (auto& w : b.waiters)
     w.deliver(report);
+  for (auto& [promise, after, limit] : b.page_waiters)
+    promise.deliver(page_of(b.rendered, after, limit));
   finished_entry entry{b.rendered, {}, {}};
   if (!b.idempotency_key.empty()) {
     if (st.cfg.journal) { // the store answers for the key from now on
@@ -101,19 +120,6 @@ void load_report(coordinator_pointer self, std::uint64_t id, report_promise prom
         for (auto& w : take_waiters())
           w.deliver(why);
       });
-}
-
-/// The page of `r`'s failures after `after` (shared: the page is a range of the report).
-failure_page page_of(const shared_report& r, std::int64_t after, std::size_t limit) {
-  auto range = r->page(after, limit);
-  failure_page p;
-  p.batch_id = r->batch_id;
-  p.report = r;
-  p.first = range.first;
-  p.last = range.last;
-  p.more = range.more;
-  p.next = range.next;
-  return p;
 }
 
 /// A page of the failures a running batch has recorded so far (copied: they change).
@@ -169,10 +175,13 @@ batch_report finished_answer(const shared_report& r) {
   return head;
 }
 
-batch_report make_report(coordinator_pointer self, const batch_record& b) {
-  if (b.rendered)
-    return finished_answer(b.rendered);
-  return report_header(self, b);
+void deliver_report(coordinator_pointer self, batch_record& b, report_promise& promise) {
+  if (!b.complete)
+    promise.deliver(report_header(self, b));
+  else if (b.answered)
+    promise.deliver(finished_answer(b.rendered));
+  else
+    b.waiters.push_back(promise);
 }
 
 void complete_batch(coordinator_pointer self, batch_record& b) {
@@ -209,11 +218,7 @@ void answer_started(coordinator_pointer self, std::uint64_t id, report_promise& 
   auto& batches = self->state.batches;
   if (auto i = batches.find(id); i != batches.end() && wait && !i->second.answered)
     i->second.waiters.push_back(promise);
-  else if (i != batches.end())
-    promise.deliver(make_report(self, i->second));
-  else if (const auto* e = self->state.reports.find(id, unix_now_ms()))
-    promise.deliver(finished_answer(e->report));
-  else
+  else if (!answer_held(self, id, promise))
     promise.deliver(unknown_batch(batch_id_text(id)));
 }
 
@@ -252,7 +257,7 @@ void answer_stored_key(coordinator_pointer self, std::uint64_t owner, bool wait,
 bool answer_held(coordinator_pointer self, std::uint64_t id, report_promise& promise) {
   auto& st = self->state;
   if (auto i = st.batches.find(id); i != st.batches.end())
-    promise.deliver(make_report(self, i->second));
+    deliver_report(self, i->second, promise);
   else if (const auto* e = st.reports.find(id, unix_now_ms()))
     promise.deliver(finished_answer(e->report));
   else
@@ -262,8 +267,11 @@ bool answer_held(coordinator_pointer self, std::uint64_t id, report_promise& pro
 
 caf::result<batch_report> status_of(coordinator_pointer self, const std::string& text) {
   auto& st = self->state;
-  if (auto* b = find_batch(self, text))
-    return make_report(self, *b);
+  if (auto* b = find_batch(self, text)) {
+    auto promise = self->make_response_promise<batch_report>();
+    deliver_report(self, *b, promise);
+    return promise;
+  }
   std::uint64_t id = 0;
   if (!parse_batch_id(text, id))
     return unknown_batch(text);
@@ -285,16 +293,16 @@ caf::result<failure_page> failures_of(coordinator_pointer self, const std::strin
   std::uint64_t id = 0;
   if (!parse_batch_id(text, id))
     return unknown_batch(text);
-  shared_report rendered;
-  if (auto i = st.batches.find(id); i != st.batches.end()) {
-    if (!i->second.rendered)
-      return running_page(i->second, after, n);
-    rendered = i->second.rendered;
-  } else if (const auto* e = st.reports.find(id, unix_now_ms())) {
-    rendered = e->report;
+  if (auto* b = find_batch(self, text)) {
+    if (!b->complete)
+      return running_page(*b, after, n);
+    // Its final report is being recorded: the page is answered from it once it is durable.
+    auto promise = self->make_response_promise<failure_page>();
+    b->page_waiters.emplace_back(promise, after, n);
+    return promise;
   }
-  if (rendered)
-    return page_of(rendered, after, n);
+  if (const auto* e = st.reports.find(id, unix_now_ms()))
+    return page_of(e->report, after, n);
   if (!st.cfg.journal)
     return unknown_batch(text);
   // Not cached: the store reads just this page.
@@ -326,10 +334,7 @@ coordinator_overview make_overview(coordinator_pointer self) {
   for (auto i = st.book.recent.rbegin(); i != st.book.recent.rend(); ++i) {
     if (auto found = st.batches.find(*i); found != st.batches.end()) {
       const auto& b = found->second;
-      auto state = b.cancelled           ? batch_state::cancelled
-                   : b.pending() == 0   ? batch_state::done
-                                         : batch_state::running;
-      o.recent.push_back(batch_summary{b.id, state, b.total, b.succeeded, b.failed,
+      o.recent.push_back(batch_summary{b.id, state_of(b), b.total, b.succeeded, b.failed,
                                        ms(now - b.started),
                                        ms((b.complete ? b.finished : now) - b.started)});
     } else if (const auto* e = st.reports.peek(*i, now_ms)) {

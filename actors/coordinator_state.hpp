@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -47,7 +48,10 @@ struct batch_record {
   bool cancelled = false;
   /// Its tasks were sent on (it is journaled, where the journal is on): only then is it answered.
   bool launched = false;
+  /// Who is answered with its final report once that is recorded (answer_batch).
   std::vector<report_promise> waiters;
+  /// Pages asked for while its final report was being recorded: answered with it.
+  std::vector<std::tuple<page_promise, std::int64_t, std::size_t>> page_waiters;
   /// Retries (the same Idempotency-Key) that came before it started, and whether they wait.
   std::vector<std::pair<report_promise, bool>> early;
   shared_report rendered;  ///< once complete
@@ -111,8 +115,10 @@ using coordinator_pointer = coordinator_impl::stateful_pointer<coordinator_state
 /// Sets up the cache of finished reports from the config.
 void init_reports(coordinator_pointer self);
 
-/// The batch's report: its status while it runs, with its rendered report once complete.
-batch_report make_report(coordinator_pointer self, const batch_record& b);
+/// Answers `promise` with the batch's report: its status while it runs; its final report once
+/// that is recorded (journal). While it is being recorded the promise waits for it: no final
+/// report goes out before it is durable.
+void deliver_report(coordinator_pointer self, batch_record& b, report_promise& promise);
 
 /// The report of a finished batch (its head and the shared rendered report).
 batch_report finished_answer(const shared_report& r);

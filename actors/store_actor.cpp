@@ -180,14 +180,14 @@ bool flush_queued(const store_state& st) {
          || !st.outcomes.empty();
 }
 
+using store_pointer = store_actor_impl::stateful_pointer<store_state>;
+
 /// Queues the flush that writes what is pending, unless one is queued already: it runs behind
 /// everything already waiting, so that one transaction takes it all (group commit).
-void queue_flush(store_actor_impl::stateful_pointer<store_state> self) {
+void queue_flush(store_pointer self) {
   if (!flush_queued(self->state))
     self->send(self, caf::flush_atom_v);
 }
-
-using store_pointer = store_actor_impl::stateful_pointer<store_state>;
 
 /// Purges one slice of expired batches; the next slice queues behind whatever work arrived
 /// meanwhile, the next round waits for the interval (a timer: the thread never sleeps).
