@@ -1,5 +1,7 @@
 #include "main/log.hpp"
 
+#include "messages/json_text.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -14,71 +16,12 @@ namespace {
 std::atomic<level> threshold{level::info};
 std::atomic<format> output_format{format::text};
 
-/// Length of the valid UTF-8 sequence at s[i], or 0 if there is none.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
-  unsigned char c = b(i);
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return cont(i + 1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(i + 1) || !cont(i + 2))
-      return 0;
-    unsigned char c1 = b(i + 1);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))  // overlong, surrogates
-      return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3))
-      return 0;
-    unsigned char c1 = b(i + 1);
-    if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
 constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    auto n = utf8_length(s, i);
-    if (n == 0) {
-      out += replacement;
-      ++i;
-      continue;
-    }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (n == 1) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20 || c == 0x7F)
-            out += fmt::format("\\u{:04x}", c);
-          else
-            out += static_cast<char>(c);
-      }
-    } else {
-      out.append(s.substr(i, n));
-    }
-    i += n;
-  }
-  out += '"';
-}
 
 /// Text format: control characters escaped, so that an event stays on one line.
 void append_text(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
-    auto n = utf8_length(s, i);
+    auto n = utf8_sequence(s, i);
     if (n == 0) {
       out += replacement;
       ++i;

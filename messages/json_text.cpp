@@ -6,10 +6,6 @@
 
 namespace taskpipe {
 
-namespace {
-
-/// Length of the valid UTF-8 sequence at text[i], or 0 if there is none (overlong forms,
-/// surrogates and code points above U+10FFFF are invalid).
 std::size_t utf8_sequence(std::string_view text, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   auto cont = [&](std::size_t k) { return k < text.size() && (byte(k) & 0xC0) == 0x80; };
@@ -41,7 +37,6 @@ std::size_t utf8_sequence(std::string_view text, std::size_t i) {
   return 0;
 }
 
-} // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";

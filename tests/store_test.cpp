@@ -1822,8 +1822,10 @@ void finish_with_failures(task_store& s, std::uint64_t number, std::size_t n,
 
 } // namespace
 
-TEST_CASE("postgres: failure pages hold every failure once, in order, and never split one id") {
-  fixture f{which_store::postgres};
+TEST_CASE("failure pages hold every failure once, in order, and never split one id") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
   auto& s = *f.store;
   finish_with_failures(s, 4, 2'001, unix_now_ms());
   std::vector<std::uint32_t> seen;
@@ -1833,9 +1835,10 @@ TEST_CASE("postgres: failure pages hold every failure once, in order, and never 
     REQUIRE(pages < 100);
     auto page = s.failures_after(4, after, 150);
     REQUIRE(page);
+    CHECK(page->batch_id == batch_id_text(4));
     CHECK(page->failures.size() <= 151);
     for (const auto& x : page->failures) {
-      CHECK(x.id >= last_id);
+      CHECK(x.id >= last_id); // sorted
       CHECK(x.id > after);
       last_id = x.id;
       seen.push_back(x.index);
@@ -1850,6 +1853,7 @@ TEST_CASE("postgres: failure pages hold every failure once, in order, and never 
   REQUIRE(seen.size() == 2'001);
   for (std::uint32_t i = 0; i < seen.size(); ++i)
     CHECK(seen[i] == i);
+  // Past the last id: empty, no next. An unknown batch: not_found.
   auto end = s.failures_after(4, 2'000, 10);
   REQUIRE(end);
   CHECK(end->failures.empty());
@@ -1857,8 +1861,10 @@ TEST_CASE("postgres: failure pages hold every failure once, in order, and never 
   CHECK(code_of(s.failures_after(99, 0, 10).error()) == failure_code::not_found);
 }
 
-TEST_CASE("postgres: expired batches are gone at once and purged in slices, and their keys free") {
-  fixture f{which_store::postgres};
+TEST_CASE("expired batches are gone at once, purged in slices, and their keys are free") {
+  auto kind = GENERATE(which_store::memory, which_store::sqlite, which_store::postgres);
+  INFO("store: " << name_of(kind));
+  fixture f{kind};
   auto& s = *f.store;
   s.set_retention(std::chrono::hours{1});
   auto now = unix_now_ms();
@@ -1872,8 +1878,10 @@ TEST_CASE("postgres: expired batches are gone at once and purged in slices, and 
   }
   CHECK(s.find_idempotency_key("old-key")->batch == 0);
   CHECK(s.find_idempotency_key("new-key")->batch == 3);
+  // The expired batch's key may be used again before the purge ran.
   REQUIRE(reason_of(s.journal({journaled(6, "old-key")})) == "");
   CHECK(s.find_idempotency_key("old-key")->batch == 6);
+  // Slices of about 100 rows until nothing expired is left (the memory store purges at once).
   int rounds = 0;
   for (;;) {
     auto more = s.purge_expired(100);
@@ -1883,13 +1891,19 @@ TEST_CASE("postgres: expired batches are gone at once and purged in slices, and 
     if (!*more)
       break;
   }
-  CHECK(rounds >= 3);
+  if (f.has_sql())
+    CHECK(rounds >= 3);
   CHECK(s.finished_report(3));
-  CHECK(s.finished_report(3)->finished_ms == now - 60'000);
+  if (kind == which_store::postgres)
+    CHECK(s.finished_report(3)->finished_ms == now - 60'000);
   CHECK(s.failures_after(3, 0, 100)->failures.size() == 10);
   CHECK(s.unfinished_batches()->batches.size() == 2); // 5 and 6
+  CHECK(s.find_idempotency_key("old-key")->batch == 6);
   CHECK_FALSE(*s.purge_expired(100));
-  reader db{f};
-  CHECK(db.one("SELECT count(*) FROM batches WHERE number IN (1, 2)") == "0");
-  CHECK(db.one("SELECT count(*) FROM batch_failures") == "10");
+  if (f.has_sql()) { // the rows are gone from both journal tables
+    reader db{f};
+    CHECK(db.one("SELECT count(*) FROM batches WHERE number IN (1, 2)") == "0");
+    CHECK(db.one("SELECT count(*) FROM batch_failures") == "10");
+  }
 }
+

@@ -223,6 +223,23 @@ caf::error connection::begin_pipeline() {
   return caf::none;
 }
 
+caf::error
+connection::prepare_all(std::span<const std::pair<const char*, const char*>> statements) {
+  if (auto err = begin_pipeline())
+    return err;
+  for (auto& [name, sql] : statements)
+    if (auto err = send_prepare(name, sql))
+      return err;
+  std::vector<answer> answers;
+  if (auto err = finish_pipeline(answers))
+    return err;
+  for (std::size_t i = 0; i < answers.size(); ++i)
+    if (!answers[i].ok)
+      return storage_error("preparing " + std::string{statements[i].first} + " in PostgreSQL "
+                           + target() + " failed: " + answers[i].error);
+  return caf::none;
+}
+
 caf::error connection::send_prepared(const std::string& name, const params& p) {
   std::vector<const char*> values;
   std::vector<int> lengths;

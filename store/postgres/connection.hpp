@@ -10,8 +10,10 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace taskpipe::postgres {
@@ -113,6 +115,9 @@ public:
   caf::error send_prepared(const std::string& name, const params& p);
   caf::error send_text(const std::string& sql);
   caf::error send_prepare(const std::string& name, const std::string& sql);
+
+  /// Prepares every (name, SQL) statement in one pipeline; the error names the one refused.
+  caf::error prepare_all(std::span<const std::pair<const char*, const char*>> statements);
 
   /// Syncs and reads one answer per query sent, in order. A query after a failed one is not run
   /// (its answer has no result). Returns an error only when the connection broke: then

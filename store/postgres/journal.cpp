@@ -200,19 +200,7 @@ void read_failures(const PGresult* r, std::uint64_t batch, std::vector<task_fail
 } // namespace
 
 caf::error prepare_journal_statements(connection& db) {
-  if (auto err = db.begin_pipeline())
-    return err;
-  for (auto& [name, sql] : statements)
-    if (auto err = db.send_prepare(name, sql))
-      return err;
-  std::vector<connection::answer> answers;
-  if (auto err = db.finish_pipeline(answers))
-    return err;
-  for (std::size_t i = 0; i < answers.size(); ++i)
-    if (!answers[i].ok)
-      return storage_error("preparing " + std::string{statements[i].first} + " in PostgreSQL "
-                           + db.target() + " failed: " + answers[i].error);
-  return caf::none;
+  return db.prepare_all(statements);
 }
 
 caf::error number_batches(connection& db, std::vector<journaled_batch>& batches) {

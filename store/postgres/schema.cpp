@@ -208,19 +208,7 @@ const char* statement_sql(const char* name) {
 }
 
 caf::error prepare_statements(connection& db) {
-  if (auto err = db.begin_pipeline())
-    return err;
-  for (auto& [name, sql] : all)
-    if (auto err = db.send_prepare(name, sql))
-      return err;
-  std::vector<connection::answer> answers;
-  if (auto err = db.finish_pipeline(answers))
-    return err;
-  for (std::size_t i = 0; i < answers.size(); ++i)
-    if (!answers[i].ok)
-      return storage_error("preparing " + std::string{all[i].first} + " in PostgreSQL "
-                           + db.target() + " failed: " + answers[i].error);
-  return caf::none;
+  return db.prepare_all(all);
 }
 
 } // namespace taskpipe::postgres

@@ -4,6 +4,11 @@ namespace taskpipe::sqlite {
 
 namespace {
 
+// applied_updates' columns and key, for new files and for rekeying an earlier version's.
+#define TASKPIPE_APPLIED_UPDATES_COLUMNS                                                         \
+  "(batch_id TEXT NOT NULL, task_id INTEGER NOT NULL, version INTEGER NOT NULL, "              \
+  "at TEXT NOT NULL, superseded_by TEXT, PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;"
+
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS tasks(
   id INTEGER PRIMARY KEY,
@@ -20,13 +25,7 @@ CREATE TABLE IF NOT EXISTS audit(
   new_summary TEXT,
   at TEXT NOT NULL,
   PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS applied_updates(
-  batch_id TEXT NOT NULL,
-  task_id INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  at TEXT NOT NULL,
-  superseded_by TEXT,
-  PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied_updates)sql" TASKPIPE_APPLIED_UPDATES_COLUMNS R"sql(
 CREATE TABLE IF NOT EXISTS outbox(
   batch_id TEXT NOT NULL,
   task_id INTEGER NOT NULL,
@@ -46,18 +45,14 @@ DROP INDEX IF EXISTS applied_updates_by_task;
 
 // applied_updates as an earlier version keyed it (task first), rewritten batch first.
 constexpr const char* rekey_sql = R"sql(
-CREATE TABLE applied_updates_rekeyed(
-  batch_id TEXT NOT NULL,
-  task_id INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  at TEXT NOT NULL,
-  superseded_by TEXT,
-  PRIMARY KEY(batch_id, task_id)) WITHOUT ROWID;
+CREATE TABLE applied_updates_rekeyed)sql" TASKPIPE_APPLIED_UPDATES_COLUMNS R"sql(
 INSERT INTO applied_updates_rekeyed SELECT batch_id, task_id, version, at, superseded_by
   FROM applied_updates;
 DROP TABLE applied_updates;
 ALTER TABLE applied_updates_rekeyed RENAME TO applied_updates;
 )sql";
+
+#undef TASKPIPE_APPLIED_UPDATES_COLUMNS
 
 /// Whether the query gives a row; -1 if it failed.
 int has_row(connection& db, const char* sql) {
