@@ -17,7 +17,9 @@
 //
 // Usage: store_bound --store=sqlite|memory [--db=PATH] [--tasks=N] [--durability=full|normal]
 //                    [--chunks-per-group=K]
+#include "actors/pipeline.hpp"
 #include "actors/stage_work.hpp"
+#include "main/generated_batch.hpp"
 #include "store/journal.hpp"
 #include "store/task_store.hpp"
 
@@ -34,8 +36,7 @@ using namespace taskpipe;
 
 namespace {
 
-constexpr std::size_t chunk_size = 1024;
-constexpr const char* type_cycle[] = {"Epic", "Story", "SubTask", "TechTask"};
+const std::size_t chunk_size = pipeline_config{}.chunk_size; // as the coordinator cuts them
 
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "store_bound: %s\n", why.c_str());
@@ -48,20 +49,6 @@ std::string option(int argc, char** argv, const std::string& name, const std::st
     if (std::string arg = argv[i]; arg.rfind(prefix, 0) == 0)
       return arg.substr(prefix.size());
   return fallback;
-}
-
-/// The batch `taskpipe run --tasks=n` generates (run_command.cpp: types cycle, "Updated task <id>").
-std::vector<task_update> generate(std::int64_t n) {
-  std::vector<task_update> tasks;
-  tasks.reserve(static_cast<std::size_t>(n));
-  for (std::int64_t id = 1; id <= n; ++id) {
-    task_update u;
-    u.id = id;
-    u.type = std::string{type_cycle[(id - 1) % 4]};
-    u.summary = fmt::format("Updated task {}", id);
-    tasks.push_back(std::move(u));
-  }
-  return tasks;
 }
 
 } // namespace
@@ -97,7 +84,7 @@ int main(int argc, char** argv) {
   admitted[0].batch = batch;
   admitted[0].admitted_ms = unix_now_ms();
   admitted[0].deadline_ms = admitted[0].admitted_ms + 3'600'000;
-  admitted[0].tasks = generate(n);
+  admitted[0].tasks = generate_batch(n).tasks; // run's batch
   if (auto err = store.journal(admitted))
     die("journaling the batch failed");
   std::vector<std::vector<task_envelope>> chunks;

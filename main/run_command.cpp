@@ -2,6 +2,7 @@
 
 #include "main/actor_system_setup.hpp"
 #include "main/config_file.hpp"
+#include "main/generated_batch.hpp"
 #include "main/http/json_writer.hpp"
 #include "main/log.hpp"
 #include "main/options.hpp"
@@ -26,25 +27,6 @@
 namespace taskpipe {
 
 namespace {
-
-constexpr task_type type_cycle[] = {task_type::epic, task_type::story, task_type::sub_task,
-                                    task_type::tech_task};
-
-/// Updates for ids 1..n: types cycle Epic, Story, SubTask, TechTask; every k-th has an empty
-/// (invalid) summary.
-batch_request generate_batch(std::int64_t n, std::int64_t invalid_every) {
-  batch_request req;
-  req.tasks.reserve(static_cast<std::size_t>(n));
-  for (std::int64_t id = 1; id <= n; ++id) {
-    task_update u;
-    u.id = id;
-    u.type = to_string(type_cycle[(id - 1) % 4]);
-    bool invalid = invalid_every > 0 && id % invalid_every == 0;
-    u.summary = invalid ? std::string{} : fmt::format("Updated task {}", id);
-    req.tasks.push_back(std::move(u));
-  }
-  return req;
-}
 
 /// A fresh SQLite path in the temp directory; the files are removed when this goes away.
 struct temporary_db {
