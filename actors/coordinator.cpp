@@ -100,10 +100,11 @@ void flush_chunk(coordinator_pointer self, task_chunk& chunk) {
   chunk.tasks.clear();
 }
 
-/// Adds `t` to `chunk`, sending the chunk to Validate once it is full.
-void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t) {
+/// Adds `t` to `chunk`, sending the chunk to Validate once it is full; `left` tasks (t included)
+/// are still to come, so that a small batch's chunk does not reserve a whole chunk's room.
+void send_chunked(coordinator_pointer self, task_chunk& chunk, task_envelope t, std::size_t left) {
   if (chunk.tasks.empty())
-    chunk.tasks.reserve(self->state.cfg.chunk_size);
+    chunk.tasks.reserve(std::min(self->state.cfg.chunk_size, left));
   chunk.tasks.push_back(std::move(t));
   if (chunk.tasks.size() >= self->state.cfg.chunk_size)
     flush_chunk(self, chunk);
@@ -178,7 +179,7 @@ void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_upd
     b.ids.push_back(u.id);
     bool duplicate = !seen.insert(u.id);
     task_envelope t{b.id, static_cast<std::uint32_t>(i), duplicate, std::move(u)};
-    send_chunked(self, chunk, std::move(t));
+    send_chunked(self, chunk, std::move(t), n - i);
   }
   flush_chunk(self, chunk);
   if (n == 0)
@@ -319,8 +320,8 @@ void resume_batch(coordinator_pointer self, resumable_batch& r) {
   if (b.cancelled)
     close_batch(self, cancel_atom_v, b.id);
   task_chunk chunk;
-  for (auto& t : plan.to_run)
-    send_chunked(self, chunk, std::move(t));
+  for (std::size_t i = 0; i < plan.to_run.size(); ++i)
+    send_chunked(self, chunk, std::move(plan.to_run[i]), plan.to_run.size() - i);
   flush_chunk(self, chunk);
   publish_in_flight(self);
   if (b.pending() == 0)

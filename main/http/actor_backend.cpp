@@ -110,12 +110,17 @@ void submit_bridge(caf::event_based_actor* self, job_ptr job) {
     (*reply)(std::move(r));
     self->quit();
   });
-  auto on_report = [self, reply](batch_report& report) {
+  // Monitoring leaves an entry in the coordinator that keeps this actor's memory (its control
+  // block) alive until the coordinator ends: take it back once answered, or every batch leaks one.
+  auto coordinator = job->coordinator;
+  auto on_report = [self, reply, coordinator](batch_report& report) {
     (*reply)(from_report(report));
+    self->demonitor(coordinator.address());
     self->quit();
   };
-  auto on_error = [self, sys, reply](caf::error& err) {
+  auto on_error = [self, sys, reply, coordinator](caf::error& err) {
     (*reply)(from_error(*sys, err));
+    self->demonitor(coordinator.address());
     self->quit();
   };
   if (job->wait)
