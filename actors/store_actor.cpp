@@ -65,25 +65,18 @@ void refuse_closed(const store_state& st, chunk_work& work, failure_chunk& faile
   tasks.erase(open_end, tasks.end());
 }
 
-/// Writes `items` with `write` as one transaction and answers each promise with `answer(item)`;
-/// when the group fails, each item is tried on its own so that one refused item fails alone.
+/// Answers each of `promises` with `answer(item)` when `err` is none; else writes each of `items`
+/// on its own with `write` (its own transaction), so that one refused item fails alone.
 template <class Item, class Promise, class Write, class Answer>
-void flush_records(std::vector<Item>& pending, std::vector<Promise>& pending_promises,
-                   Write write, Answer answer) {
-  if (pending.empty())
-    return;
-  auto items = std::move(pending);
-  auto promises = std::move(pending_promises);
-  pending.clear();
-  pending_promises.clear();
-  auto err = write(items);
+void answer_records(std::vector<Item>& items, std::vector<Promise>& promises,
+                    const caf::error& err, Write write, Answer answer) {
   if (!err) {
     for (std::size_t i = 0; i < items.size(); ++i)
       answer(promises[i], items[i]);
     return;
   }
   if (items.size() == 1) {
-    promises.front().deliver(std::move(err));
+    promises.front().deliver(err);
     return;
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -111,45 +104,18 @@ bool number(task_store& store, std::vector<journaled_batch>& batches,
   return false;
 }
 
-/// Numbers and journals the admitted batches and records the outcomes that arrived since the
-/// last flush. Admissions go first: their batches' tasks wait for them.
-void flush_journal(store_state& st) {
-  auto& store = *st.store;
-  if (number(store, st.unjournaled, st.unjournaled_promises)) {
+/// Answers the batches that only wanted a number (the journal off, on a store that numbers them).
+void number_unjournaled(store_state& st) {
+  if (number(*st.store, st.unjournaled, st.unjournaled_promises))
     for (std::size_t i = 0; i < st.unjournaled.size(); ++i)
       st.unjournaled_promises[i].deliver(std::move(st.unjournaled[i]));
-    st.unjournaled.clear();
-    st.unjournaled_promises.clear();
-  }
-  if (!number(store, st.journal, st.journal_promises))
-    return;
-  flush_records(
-    st.journal, st.journal_promises,
-    [&store](const std::vector<journaled_batch>& xs) { return store.journal(xs); },
-    [](journal_promise& p, journaled_batch& b) { p.deliver(std::move(b)); });
+  st.unjournaled.clear();
+  st.unjournaled_promises.clear();
 }
 
-void flush_outcomes(store_state& st) {
-  auto& store = *st.store;
-  flush_records(
-    st.outcomes, st.outcome_promises,
-    [&store](const std::vector<batch_outcome>& xs) { return store.record_outcomes(xs); },
-    [](outcome_promise& p, batch_outcome&) { p.deliver(done_atom_v); });
-}
-
-/// Runs every pending request in one transaction and answers each: the tasks that passed, in
-/// order, and the failures.
-void flush(store_state& st) {
-  flush_journal(st);
-  auto group = std::move(st.pending);
-  auto requesters = std::move(st.requesters);
-  st.pending.clear();
-  st.requesters.clear();
-  std::vector<failure_chunk> failed(group.size());
-  for (std::size_t r = 0; r < group.size(); ++r)
-    refuse_closed(st, group[r], failed[r]);
-  if (!group.empty())
-    st.store->run_group(group);
+/// Answers each chunk's requester: the tasks that passed, in order, and the failures.
+void answer_chunks(std::vector<chunk_work>& group, std::vector<store_requester>& requesters,
+                   std::vector<failure_chunk>& failed) {
   for (std::size_t r = 0; r < group.size(); ++r) {
     auto& work = group[r];
     // Tasks that pass stay in the chunk, compacted in place.
@@ -171,7 +137,42 @@ void flush(store_state& st) {
     requesters[r].promise.deliver(requesters[r].ticket, task_chunk{std::move(tasks)},
                                   std::move(failed[r]));
   }
-  flush_outcomes(st);
+}
+
+/// Writes everything that arrived since the last flush (store_flush: one transaction where the
+/// store can) and answers it: first the admitted batches (their tasks wait for the journal),
+/// then the chunks, then the outcome records.
+void flush(store_state& st) {
+  auto& store = *st.store;
+  number_unjournaled(st);
+  store_flush work;
+  auto journal_promises = std::move(st.journal_promises);
+  st.journal_promises.clear();
+  if (number(store, st.journal, journal_promises))
+    work.journal = std::move(st.journal);
+  st.journal.clear();
+  auto group = std::move(st.pending);
+  auto requesters = std::move(st.requesters);
+  st.pending.clear();
+  st.requesters.clear();
+  std::vector<failure_chunk> failed(group.size());
+  for (std::size_t r = 0; r < group.size(); ++r)
+    refuse_closed(st, group[r], failed[r]);
+  work.group = group;
+  work.outcomes = std::move(st.outcomes);
+  auto outcome_promises = std::move(st.outcome_promises);
+  st.outcomes.clear();
+  st.outcome_promises.clear();
+  store.run_flush(work);
+  answer_records(
+    work.journal, journal_promises, work.journal_error,
+    [&store](const std::vector<journaled_batch>& xs) { return store.journal(xs); },
+    [](journal_promise& p, journaled_batch& b) { p.deliver(std::move(b)); });
+  answer_chunks(group, requesters, failed);
+  answer_records(
+    work.outcomes, outcome_promises, work.outcomes_error,
+    [&store](const std::vector<batch_outcome>& xs) { return store.record_outcomes(xs); },
+    [](outcome_promise& p, batch_outcome&) { p.deliver(done_atom_v); });
 }
 
 /// Whether anything waits for a flush (one is then queued already).

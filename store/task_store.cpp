@@ -44,18 +44,57 @@ std::string reason_of(const caf::error& err) {
 
 task_store::~task_store() = default;
 
+namespace {
+
+/// Nothing of `group` was written (`err`): every task that had passed fails instead.
+void fail_group(std::span<chunk_work> group, const caf::error& err) {
+  auto why = reason_of(err);
+  for (auto& work : group)
+    for (auto& result : work.results)
+      if (!result)
+        result = storage_error(fmt::format("{} commit failed: {}", to_string(work.where), why));
+}
+
+} // namespace
+
 void task_store::run_group(std::span<chunk_work> group) {
   begin();
   for (auto& work : group)
     apply_chunk(work.where, work.tasks, work.results);
-  if (auto err = commit()) {
-    // Nothing of the group was written: every task that had passed fails instead.
-    auto why = reason_of(err);
-    for (auto& work : group)
-      for (auto& result : work.results)
-        if (!result)
-          result = storage_error(fmt::format("{} commit failed: {}", to_string(work.where), why));
+  if (auto err = commit())
+    fail_group(group, err);
+}
+
+void task_store::run_flush(store_flush& flush) {
+  if (!joins_journal_to_group()) {
+    if (!flush.journal.empty())
+      flush.journal_error = journal(flush.journal);
+    if (!flush.group.empty())
+      run_group(flush.group);
+    if (!flush.outcomes.empty())
+      flush.outcomes_error = record_outcomes(flush.outcomes);
+    return;
   }
+  if (flush.empty())
+    return;
+  begin();
+  if (!flush.journal.empty())
+    flush.journal_error = journal(flush.journal);
+  for (auto& work : flush.group)
+    apply_chunk(work.where, work.tasks, work.results);
+  if (!flush.outcomes.empty())
+    flush.outcomes_error = record_outcomes(flush.outcomes);
+  if (auto err = commit()) {
+    if (!flush.journal.empty() && !flush.journal_error)
+      flush.journal_error = err;
+    if (!flush.outcomes.empty() && !flush.outcomes_error)
+      flush.outcomes_error = err;
+    fail_group(flush.group, err);
+  }
+}
+
+bool task_store::joins_journal_to_group() const {
+  return false;
 }
 
 bool task_store::numbers_batches() const {

@@ -51,6 +51,22 @@ struct chunk_work {
   std::vector<caf::error> results;
 };
 
+/// Everything one flush of the store actor writes: the admitted batches to journal (numbered
+/// already), the chunks' work and the outcomes to record. run_flush() fills in what failed.
+struct store_flush {
+  std::vector<journaled_batch> journal;
+  /// Why journaling them failed (then none of them is durable), else none.
+  caf::error journal_error;
+  std::span<chunk_work> group;
+  std::vector<batch_outcome> outcomes;
+  /// Why recording them failed (then none of them is recorded), else none.
+  caf::error outcomes_error;
+
+  bool empty() const {
+    return journal.empty() && group.empty() && outcomes.empty();
+  }
+};
+
 /// How long finished batches are kept unless told otherwise (`--retention`).
 inline constexpr std::chrono::milliseconds default_retention = std::chrono::hours{24};
 
@@ -112,15 +128,26 @@ public:
   /// group at once (a server's pipeline mode), with the same results.
   virtual void run_group(std::span<chunk_work> group);
 
+  /// Runs one flush of the store actor: journal(), the group, record_outcomes(), each setting its
+  /// part's results. Where joins_journal_to_group(), all of it is one transaction (SQLite: one
+  /// fsync where there were three), and a failed commit fails every part; otherwise three.
+  virtual void run_flush(store_flush& flush);
+
   // -- the batch journal (store/journal.hpp) --------------------------------------------------
   // Each call is one transaction (one round trip to a server) for all the batches it is given,
-  // committed with the store's durability before it returns.
+  // committed with the store's durability before it returns; or, inside a begin()/commit() group
+  // where joins_journal_to_group(), a part of that group's transaction.
 
   /// Whether batch numbers come from the store: a counter every node on it shares (PostgreSQL's
   /// sequence), so that several fronts on one store never use the same number and the numbers
   /// are the admission order across them. Otherwise (false) the coordinator numbers its batches,
   /// counting on from last_batch().
   virtual bool numbers_batches() const;
+
+  /// Whether journal() and record_outcomes() join an open begin()/commit() group as apply_chunk()
+  /// does (their statements then in a savepoint of their own), so that run_flush() can commit a
+  /// whole flush at once. Otherwise (false) each call is its own transaction.
+  virtual bool joins_journal_to_group() const;
 
   /// Gives each batch the store's next number, in order (one round trip for all of them), before
   /// journal(); only where numbers_batches(). A number handed out is never handed out again,

@@ -1,5 +1,7 @@
 // The store actor with the SQLite store, on real threads: an answer comes only after the commit of
-// the writes it reports, and a group that cannot commit answers failures.
+// the writes it reports, and a group that cannot commit answers failures. And the store's
+// run_flush(), what the actor runs per flush: one commit for the journal, the chunks and the
+// outcome records, one refused part leaving the others, a failed commit failing them all.
 #include "actors/store_actor.hpp"
 #include "actors/type_ids.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -9,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <random>
@@ -56,22 +59,21 @@ task_chunk update_chunk(std::uint64_t batch, std::int64_t first, std::int64_t la
   return chunk;
 }
 
-struct store_fixture {
+/// A SQLite store whose commits are counted and can be made to fail.
+struct hooked_store {
   temp_file file;
   std::atomic<int> commits{0};
   std::atomic<int> synchronous{-1};
   std::atomic<bool> roll_back{false};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{(register_types(cfg), cfg)};
-  store_actor store;
+  std::unique_ptr<task_store> opened;
 
-  store_fixture() {
+  hooked_store() {
     sqlite_test_hooks hooks;
     hooks.opened = [this](sqlite3* db) {
       sqlite3_commit_hook(
         db,
         [](void* arg) {
-          static_cast<store_fixture*>(arg)->commits += 1;
+          static_cast<hooked_store*>(arg)->commits += 1;
           return 0;
         },
         this);
@@ -87,11 +89,21 @@ struct store_fixture {
     };
     store_options opts;
     opts.location = file.path.string();
-    auto opened = open_sqlite_store(opts, std::move(hooks));
-    REQUIRE(opened);
-    REQUIRE_FALSE((*opened)->seed(100));
+    auto store = open_sqlite_store(opts, std::move(hooks));
+    REQUIRE(store);
+    REQUIRE_FALSE((*store)->seed(100));
     commits = 0;
-    store = spawn_store_actor(sys, std::move(*opened));
+    opened = std::move(*store);
+  }
+};
+
+struct store_fixture : hooked_store {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{(register_types(cfg), cfg)};
+  store_actor store;
+
+  store_fixture() {
+    store = spawn_store_actor(sys, std::move(opened));
   }
 
   ~store_fixture() {
@@ -125,7 +137,7 @@ TEST_CASE("store actor: an answer comes after the commit of the writes it report
 
 TEST_CASE("store actor: a group SQLite rolled back answers failures, not successes") {
   store_fixture f;
-  f.roll_back = true;
+  f.roll_back.store(true);
   caf::scoped_actor self{f.sys};
   self->request(f.store, caf::infinite, stage::update, std::uint64_t{7}, update_chunk(1, 1, 5))
     .receive(
@@ -142,4 +154,98 @@ TEST_CASE("store actor: a group SQLite rolled back answers failures, not success
       },
       [&](caf::error& err) { FAIL(to_string(err)); });
   CHECK(version_seen_by_others(f.file.path, 1) == 1);
+}
+
+namespace {
+
+journaled_batch admitted(std::uint64_t batch) {
+  journaled_batch b;
+  b.batch = batch;
+  b.admitted_ms = unix_now_ms();
+  b.deadline_ms = b.admitted_ms + 60'000;
+  b.tasks.push_back(task_update{1, std::string{"Epic"}, caf::none});
+  return b;
+}
+
+batch_outcome finished(std::uint64_t batch) {
+  batch_outcome o;
+  o.batch = batch;
+  o.state = batch_state::done;
+  o.finished_ms = unix_now_ms();
+  o.succeeded = 1;
+  return o;
+}
+
+/// A flush of batch 2's journal entry, an Update chunk of batch 1 (ids 1..5) and batch 1's
+/// outcome.
+struct flush_parts {
+  std::vector<chunk_work> group;
+  store_flush work;
+
+  flush_parts() {
+    group.push_back(chunk_work{stage::update, update_chunk(1, 1, 5).tasks, {}});
+    work.journal.push_back(admitted(2));
+    work.group = group;
+    work.outcomes.push_back(finished(1));
+  }
+};
+
+bool all_passed(const chunk_work& w) {
+  return std::all_of(w.results.begin(), w.results.end(), [](const auto& r) { return !r; });
+}
+
+} // namespace
+
+TEST_CASE("store: a flush's journal entries, chunks and outcome records are one commit") {
+  hooked_store s;
+  REQUIRE_FALSE(s.opened->journal({admitted(1)}));
+  s.commits = 0;
+  flush_parts f;
+  s.opened->run_flush(f.work);
+  CHECK_FALSE(f.work.journal_error);
+  CHECK_FALSE(f.work.outcomes_error);
+  CHECK(all_passed(f.group.front()));
+  CHECK(s.commits == 1); // one transaction, one fsync (synchronous=FULL), where there were three
+  CHECK(version_seen_by_others(s.file.path, 5) == 2);
+  auto report = s.opened->finished_report(1);
+  REQUIRE(report);
+  CHECK(report->succeeded == 1);
+  auto unfinished = s.opened->unfinished_batches();
+  REQUIRE(unfinished);
+  REQUIRE(unfinished->batches.size() == 1);
+  CHECK(unfinished->batches.front().admitted.batch == 2);
+}
+
+TEST_CASE("store: a journal entry the store refuses leaves the rest of its flush") {
+  hooked_store s;
+  REQUIRE_FALSE(s.opened->journal({admitted(1), admitted(2)}));
+  s.commits = 0;
+  flush_parts f; // batch 2 again: its row exists
+  s.opened->run_flush(f.work);
+  CHECK(f.work.journal_error);
+  CHECK_FALSE(f.work.outcomes_error);
+  CHECK(all_passed(f.group.front()));
+  CHECK(s.commits == 1);
+  CHECK(version_seen_by_others(s.file.path, 1) == 2);
+  auto report = s.opened->finished_report(1);
+  CHECK(report);
+}
+
+TEST_CASE("store: a flush whose commit fails fails every part") {
+  hooked_store s;
+  REQUIRE_FALSE(s.opened->journal({admitted(1)}));
+  s.roll_back.store(true);
+  flush_parts f;
+  s.opened->run_flush(f.work);
+  CHECK(f.work.journal_error);
+  CHECK(f.work.outcomes_error);
+  for (const auto& r : f.group.front().results)
+    CHECK(code_of(r) == failure_code::storage_error);
+  s.roll_back.store(false);
+  CHECK(version_seen_by_others(s.file.path, 1) == 1);
+  CHECK_FALSE(s.opened->finished_report(1)); // not recorded
+  auto unfinished = s.opened->unfinished_batches();
+  REQUIRE(unfinished);
+  REQUIRE(unfinished->batches.size() == 1); // batch 1 only: batch 2 was not journaled
+  CHECK(unfinished->batches.front().admitted.batch == 1);
 }

@@ -48,9 +48,10 @@ caf::error create_journal_schema(connection& db) {
   return db.exec(journal_schema_sql);
 }
 
-journal_tables::journal_tables(connection& db, statements& st)
+journal_tables::journal_tables(connection& db, statements& st, transaction& txn)
   : db_(db),
     st_(st),
+    txn_(txn),
     insert_batch_(db.prepare(
       "INSERT INTO batches(batch_id, number, admitted_ms, deadline_ms, idempotency_key, "
       "body_digest, total, tasks) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")),
@@ -107,9 +108,26 @@ caf::error journal_tables::in_transaction(const char* what, F body) {
   return err;
 }
 
+template <class F>
+caf::error journal_tables::in_group_or_transaction(const char* what, F body) {
+  if (!txn_.in_group())
+    return in_transaction(what, body);
+  if (const auto& err = txn_.check())
+    return err;
+  if (auto err = db_.exec("SAVEPOINT journal"))
+    return storage_error(fmt::format("{} failed: {}", what, reason_of(err)));
+  auto err = body();
+  if (err && !db_.autocommit()) // else SQLite rolled the whole group back: its commit says so
+    db_.exec("ROLLBACK TO journal");
+  if (!db_.autocommit())
+    if (auto released = db_.exec("RELEASE journal"); released && !err)
+      err = storage_error(fmt::format("{} failed: {}", what, reason_of(released)));
+  return err;
+}
+
 caf::error journal_tables::journal(const std::vector<journaled_batch>& batches,
                                    std::int64_t expired_before_ms) {
-  return in_transaction("journaling a batch", [&]() -> caf::error {
+  return in_group_or_transaction("journaling a batch", [&]() -> caf::error {
     auto* s = insert_batch_.get();
     for (const auto& b : batches) {
       auto id = batch_id_text(b.batch);
@@ -142,7 +160,7 @@ caf::error journal_tables::journal(const std::vector<journaled_batch>& batches,
 }
 
 caf::error journal_tables::record_outcomes(const std::vector<batch_outcome>& outcomes) {
-  return in_transaction("recording batch outcomes", [&]() -> caf::error {
+  return in_group_or_transaction("recording batch outcomes", [&]() -> caf::error {
     for (const auto& o : outcomes) {
       auto id = batch_id_text(o.batch);
       if (o.finished_ms == 0) {

@@ -7,11 +7,13 @@
 //   batch_failures(batch_id, position, task_id, stage, code, reason), keyed by (batch_id,
 //     position), indexed by (batch_id, task_id) for pages: the failures of finished batches (a
 //     succeeded task has its outbox row).
-// Each writing call is one transaction of its own, committed with the connection's durability.
+// Each writing call is one transaction of its own, committed with the connection's durability;
+// journal() and record_outcomes() inside an open group (transaction.hpp) are a savepoint of it.
 // `expired_before_ms` (task_store::expired_before_ms): batches finished before it are expired.
 #pragma once
 
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/transaction.hpp"
 
 namespace taskpipe::sqlite {
 
@@ -20,7 +22,7 @@ caf::error create_journal_schema(connection& db);
 
 class journal_tables {
 public:
-  journal_tables(connection& db, statements& st);
+  journal_tables(connection& db, statements& st, transaction& txn);
 
   caf::error journal(const std::vector<journaled_batch>& batches, std::int64_t expired_before_ms);
   caf::error record_outcomes(const std::vector<batch_outcome>& outcomes);
@@ -37,6 +39,11 @@ private:
   template <class F>
   caf::error in_transaction(const char* what, F body);
 
+  /// Inside the open group: runs `body` in a savepoint, rolled back to when it fails (the rest of
+  /// the group stays); else in_transaction.
+  template <class F>
+  caf::error in_group_or_transaction(const char* what, F body);
+
   /// A finished, unexpired batch's report without its failures; not_found if there is none.
   caf::error read_head(const std::string& id, std::int64_t expired_before_ms, batch_report& r);
 
@@ -50,6 +57,7 @@ private:
 
   connection& db_;
   statements& st_;
+  transaction& txn_;
   statement insert_batch_;
   statement cancel_;
   statement finish_;

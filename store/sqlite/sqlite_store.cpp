@@ -74,7 +74,7 @@ public:
       audit_(parts()),
       update_(parts()),
       notify_(parts()),
-      journal_(db_, st_) {
+      journal_(db_, st_, txn_) {
     if (!db_.open_error())
       checkpointer_ = std::make_unique<checkpointer>(db_.get(), db_.path());
   }
@@ -221,6 +221,10 @@ public:
       for (auto& r : results)
         if (!r)
           r = err;
+  }
+
+  bool joins_journal_to_group() const override {
+    return true;
   }
 
   caf::error journal(const std::vector<journaled_batch>& batches) override {
