@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace taskpipe {
 
@@ -172,7 +173,13 @@ void start_batch(coordinator_pointer self, batch_record& b, std::vector<task_upd
   b.launched = true;
   auto n = tasks.size();
   b.ids.reserve(n);
-  id_set seen{n};
+  auto lowest = std::numeric_limits<std::int64_t>::max();
+  auto highest = std::numeric_limits<std::int64_t>::min();
+  for (const auto& u : tasks) {
+    lowest = std::min(lowest, u.id);
+    highest = std::max(highest, u.id);
+  }
+  id_set seen{n, lowest, highest};
   task_chunk chunk;
   for (std::size_t i = 0; i < n; ++i) {
     auto& u = tasks[i];

@@ -1,9 +1,13 @@
 // The coordinator and the whole pipeline on the deterministic test scheduler (virtual time).
 #include "actors/closed_batches.hpp"
+#include "actors/id_set.hpp"
 #include "test_node.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
+#include <vector>
 
 using namespace taskpipe;
 using namespace taskpipe::test;
@@ -307,4 +311,22 @@ TEST_CASE("drain finishes admitted batches / refuses new ones / then ends every 
   t.sched.run();
   // Every actor of the node has ended: only the test's own scoped actor remains.
   CHECK(t.sys.registry().running() <= 1);
+}
+
+TEST_CASE("id_set: repeated ids found, dense (a bitmap) or sparse (a hash), extremes included") {
+  using limits = std::numeric_limits<std::int64_t>;
+  auto [name, ids] = GENERATE(
+    table<const char*, std::vector<std::int64_t>>({
+      {"dense", {5, 6, 7, 5, 300, 6, 299, 300}},
+      {"sparse", {1, 1'000'000'000'000, 1, -7, 1'000'000'000'000, -7, 3}},
+      {"extremes", {limits::min(), limits::max(), 0, limits::min(), limits::max(), 0}},
+      {"dense at the top", {limits::max(), limits::max() - 1, limits::max()}},
+      {"dense at the bottom", {limits::min() + 1, limits::min(), limits::min()}},
+    }));
+  INFO(name);
+  id_set seen{ids.size(), *std::min_element(ids.begin(), ids.end()),
+              *std::max_element(ids.begin(), ids.end())};
+  std::set<std::int64_t> expected;
+  for (auto id : ids)
+    CHECK(seen.insert(id) == expected.insert(id).second);
 }
