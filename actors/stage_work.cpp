@@ -47,6 +47,12 @@ caf::optional<std::string> summary_problem(const std::string& summary) {
   std::size_t pos = 0;
   std::size_t count = 0;
   while (pos < summary.size()) {
+    // Printable ASCII, nearly every byte of nearly every summary, is one character as it is.
+    if (auto b = static_cast<unsigned char>(summary[pos]); b >= 0x20 && b < 0x7F) {
+      ++pos;
+      ++count;
+      continue;
+    }
     char32_t cp = 0;
     if (!next_code_point(summary, pos, cp))
       return fmt::format("summary is not valid UTF-8 (byte {})", pos);
