@@ -34,7 +34,14 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
     *numbers_batches = (*store)->numbers_batches();
   store_actor_config sc;
   sc.purge_interval = cfg.purge_interval;
-  return spawn_store_actor(sys, std::move(*store), sc);
+  if (cfg.store == store_kind::postgres) {
+    // Update's own writer (store_actor_config::update_writer); linked to the store actor below.
+    auto update_store = open_store(opts);
+    if (!update_store)
+      throw std::runtime_error(reason_of(update_store.error()));
+    sc.update_writer = spawn_store_actor(sys, std::move(*update_store));
+  }
+  return spawn_store_actor(sys, std::move(*store), sc, sc.update_writer);
 }
 
 store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,

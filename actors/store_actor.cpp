@@ -212,6 +212,8 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
       auto& st = self->state;
+      if (where == stage::update && st.cfg.update_writer) // it answers the stage itself
+        return promise.delegate(st.cfg.update_writer, where, ticket, std::move(tasks));
       queue_flush(self);
       st.pending.push_back(chunk_work{where, std::move(tasks.tasks), {}});
       st.requesters.push_back({ticket, promise});
@@ -231,11 +233,17 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
         return *counts;
       return std::move(counts.error());
     },
+    // Passed on in the order they come with the chunks handed over: the update writer refuses
+    // the batch's tasks from the same point on.
     [self](cancel_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::cancelled, self->clock().now());
+      if (self->state.cfg.update_writer)
+        self->send(self->state.cfg.update_writer, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::timeout, self->clock().now());
+      if (self->state.cfg.update_writer)
+        self->send(self->state.cfg.update_writer, expire_atom_v, batch);
     },
     [self](journal_atom, journaled_batch& b) -> journal_promise {
       auto& st = self->state;
