@@ -212,8 +212,6 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
     [self](stage where, std::uint64_t ticket, task_chunk& tasks) -> store_promise {
       auto promise = self->make_response_promise<std::uint64_t, task_chunk, failure_chunk>();
       auto& st = self->state;
-      if (where == stage::update && st.cfg.update_writer) // it answers the stage itself
-        return promise.delegate(st.cfg.update_writer, where, ticket, std::move(tasks));
       queue_flush(self);
       st.pending.push_back(chunk_work{where, std::move(tasks.tasks), {}});
       st.requesters.push_back({ticket, promise});
@@ -233,8 +231,7 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
         return *counts;
       return std::move(counts.error());
     },
-    // Passed on in the order they come with the chunks handed over: the update writer refuses
-    // the batch's tasks from the same point on.
+    // Passed on to Update's writer, which refuses the batch's tasks from then on too.
     [self](cancel_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::cancelled, self->clock().now());
       if (self->state.cfg.update_writer)

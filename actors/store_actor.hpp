@@ -21,9 +21,9 @@ struct store_actor_config {
   /// meanwhile, so that it never holds up the pipeline's writes for long.
   std::size_t purge_rows = 10'000;
   /// Where there is one (spawn_store: PostgreSQL), the store actor with a connection of its own
-  /// that runs Update's chunks: handed over (delegated) as they arrive, together with every
-  /// cancel and expiry, so that Update's transactions run beside Audit's and Notify's on another
-  /// connection (another server process) instead of after them.
+  /// that Update's stage writes through, so that Update's transactions run beside Audit's and
+  /// Notify's in another server process instead of after them: it is told every cancel and
+  /// expiry this one is told.
   store_actor update_writer;
 };
 
