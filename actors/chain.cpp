@@ -48,7 +48,11 @@ std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<s
       sc.next = next;
       sc.coordinator = outputs.coordinator;
       sc.failures = outputs.failures;
-      sc.store = stages[i] == stage::validate && local.reader ? local.reader : local.store;
+      sc.store = local.store;
+      if (stages[i] == stage::validate && local.reader)
+        sc.store = local.reader;
+      else if (stages[i] == stage::update && local.update_writer)
+        sc.store = local.update_writer;
       sc.metrics = local.metrics;
       sc.faults = local.faults;
       if (local.counters)

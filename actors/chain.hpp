@@ -34,6 +34,8 @@ struct local_stage_options {
   /// Validate's store (it only reads): a store actor of its own where there is one (see
   /// spawn_reader), so that its reads do not wait behind the writers' transactions; null: store.
   store_actor reader;
+  /// Update's store: a writer of its own where there is one (see spawn_store); null: store.
+  store_actor update_writer;
   std::shared_ptr<pipeline_metrics> metrics;
   fault_injector faults;          ///< test hook; may be empty
   std::shared_ptr<node_stage_counters> counters;  ///< the dashboard's, by stage; may be null

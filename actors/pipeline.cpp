@@ -12,7 +12,8 @@
 namespace taskpipe {
 
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch, bool* numbers_batches) {
+                        std::uint64_t* last_batch, bool* numbers_batches,
+                        store_actor* update_writer) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -34,7 +35,17 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
     *numbers_batches = (*store)->numbers_batches();
   store_actor_config sc;
   sc.purge_interval = cfg.purge_interval;
-  return spawn_store_actor(sys, std::move(*store), sc);
+  if (cfg.store == store_kind::postgres) {
+    // Update's own writer (store_actor_config::update_writer); linked to the store actor below.
+    auto update_store = open_store(opts);
+    if (!update_store)
+      throw std::runtime_error(reason_of(update_store.error()));
+    sc.update_writer = spawn_store_actor(sys, std::move(*update_store));
+  }
+  auto writer = spawn_store_actor(sys, std::move(*store), sc, sc.update_writer);
+  if (update_writer)
+    *update_writer = sc.update_writer ? sc.update_writer : writer;
+  return writer;
 }
 
 store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
@@ -52,13 +63,15 @@ store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
 }
 
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
-                                 std::shared_ptr<pipeline_metrics> metrics, store_actor reader) {
+                                 std::shared_ptr<pipeline_metrics> metrics, store_actor reader,
+                                 store_actor update_writer) {
   local_stage_options local;
   local.workers = cfg.workers;
   local.latency = cfg.latency;
   local.chunk_size = cfg.chunk_size;
   local.store = std::move(store);
   local.reader = std::move(reader);
+  local.update_writer = std::move(update_writer);
   local.metrics = std::move(metrics);
   local.faults = cfg.faults;
   return local;
@@ -69,7 +82,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   result.metrics = std::make_shared<pipeline_metrics>();
   result.counters = node_stage_counters::make_all();
   coordinator_config cc;
-  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers);
+  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers, &result.update_writer);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
@@ -84,7 +97,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
     caf::anon_send_exit(result.store, caf::exit_reason::user_shutdown);
     throw;
   }
-  auto local = local_stages(cfg, result.store, result.metrics, result.reader);
+  auto local = local_stages(cfg, result.store, result.metrics, result.reader, result.update_writer);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](

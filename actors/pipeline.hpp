@@ -52,15 +52,18 @@ struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
   store_actor reader;  ///< Validate's and GET /v1/tasks/{id}'s (spawn_reader)
+  store_actor update_writer;  ///< Update's (spawn_store)
   std::shared_ptr<pipeline_metrics> metrics;
   std::shared_ptr<node_stage_counters> counters;  ///< the local stages' (the dashboard's)
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
 /// the store actor that owns it. `last_batch`, if given, receives the store's last_batch(),
-/// `numbers_batches` its numbers_batches().
+/// `numbers_batches` its numbers_batches(), `update_writer` the store actor Update writes
+/// through (store_actor_config::update_writer: PostgreSQL's own; else the one returned).
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
-                        std::uint64_t* last_batch = nullptr, bool* numbers_batches = nullptr);
+                        std::uint64_t* last_batch = nullptr, bool* numbers_batches = nullptr,
+                        store_actor* update_writer = nullptr);
 
 /// The store actor for reads (Validate, GET /v1/tasks/{id}): where the store talks to a server
 /// (PostgreSQL), a second store actor with a connection of its own, linked to `writer` (it ends
@@ -69,10 +72,11 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
 store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
                          const store_actor& writer);
 
-/// The options every local stage pool of the node shares (`reader`: see spawn_reader).
+/// The options every local stage pool of the node shares (`reader`: see spawn_reader,
+/// `update_writer`: see spawn_store).
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
                                  std::shared_ptr<pipeline_metrics> metrics,
-                                 store_actor reader = {});
+                                 store_actor reader = {}, store_actor update_writer = {});
 
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node: the coordinator, and through it the failure aggregator and the stage chain

@@ -232,11 +232,16 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
         return *counts;
       return std::move(counts.error());
     },
+    // Passed on to Update's writer, which refuses the batch's tasks from then on too.
     [self](cancel_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::cancelled, self->clock().now());
+      if (self->state.cfg.update_writer)
+        self->send(self->state.cfg.update_writer, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::timeout, self->clock().now());
+      if (self->state.cfg.update_writer)
+        self->send(self->state.cfg.update_writer, expire_atom_v, batch);
     },
     [self](journal_atom, journaled_batch& b) -> journal_promise {
       auto& st = self->state;

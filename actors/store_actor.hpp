@@ -20,6 +20,11 @@ struct store_actor_config {
   /// Most rows one purge transaction removes: a larger purge continues behind the work queued
   /// meanwhile, so that it never holds up the pipeline's writes for long.
   std::size_t purge_rows = 10'000;
+  /// Where there is one (spawn_store: PostgreSQL), the store actor with a connection of its own
+  /// that Update's stage writes through, so that Update's transactions run beside Audit's and
+  /// Notify's in another server process instead of after them: it is told every cancel and
+  /// expiry this one is told.
+  store_actor update_writer;
 };
 
 /// The purge interval for a retention: a quarter of it, from 1 s to 5 min (an expired batch is

@@ -1,9 +1,10 @@
 // postgres_baseline CONNINFO TASKS: the least a client can do for taskpipe's store work on
 // PostgreSQL, to compare `taskpipe run --store=postgres --latency=zero` with (bench/postgres_bench.sh).
 // It issues the same prepared statements as the store (store/postgres/schema.cpp), chunk by
-// chunk of 1,024 tasks (taskpipe's chunk size), all four stages of a chunk in one transaction sent
-// as one libpq pipeline, on one connection, with nothing else around it: no actors, no messages,
-// no results routed back to tasks. The database gets the tables and tasks 1..TASKS from the store
+// chunk of 1,024 tasks (taskpipe's chunk size), all four stages of a chunk (Update's row lock
+// and its statement, as the store sends them) in one transaction sent as one libpq pipeline, on
+// one connection, with nothing else around it: no actors, no messages, no results routed back to
+// tasks. The database gets the tables and tasks 1..TASKS from the store
 // itself (open_postgres_store + seed) before the clock starts. Prints one JSON object.
 #include "store/postgres/postgres_store.hpp"
 #include "store/postgres/schema.hpp"
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -54,8 +56,9 @@ int main(int argc, char** argv) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK)
     die("connect", c);
-  expect_ok(c, PQexec(c, "SET plan_cache_mode = force_custom_plan"), "SET"); // as the store does
-  const char* stages[] = {postgres::stmt::validate, postgres::stmt::audit, postgres::stmt::update,
+  expect_ok(c, PQexec(c, "SET plan_cache_mode = force_generic_plan"), "SET"); // as the store does
+  const char* stages[] = {postgres::stmt::validate, postgres::stmt::audit,
+                          postgres::stmt::update_lock, postgres::stmt::update,
                           postgres::stmt::notify};
   for (const char* name : stages)
     expect_ok(c, PQprepare(c, name, postgres::statement_sql(name), 0, nullptr), name);
@@ -90,12 +93,14 @@ int main(int argc, char** argv) {
     if (PQenterPipelineMode(c) == 0)
       die("pipeline mode", c);
     PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
-    PQsendQueryPrepared(c, stages[0], 1, validate_params, nullptr, nullptr, 0);
-    for (int s = 1; s < 4; ++s)
-      PQsendQueryPrepared(c, stages[s], 5, write_params, nullptr, nullptr, 0);
+    for (const char* name : stages) {
+      bool ids_only = name == postgres::stmt::validate || name == postgres::stmt::update_lock;
+      PQsendQueryPrepared(c, name, ids_only ? 1 : 5, ids_only ? validate_params : write_params,
+                          nullptr, nullptr, 0);
+    }
     PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
     PQpipelineSync(c);
-    for (int q = 0; q < 6; ++q) {
+    for (std::size_t q = 0; q < std::size(stages) + 2; ++q) {
       expect_ok(c, PQgetResult(c), "statement");
       if (PQgetResult(c) != nullptr)
         die("unexpected result", c);

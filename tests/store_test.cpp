@@ -1395,7 +1395,7 @@ TEST_CASE("postgres: a bad URI, an unreachable server or a refused login fails n
 TEST_CASE("postgres: the tables are created once with the schema version, another is refused") {
   fixture f{which_store::postgres};
   reader db{f};
-  CHECK(db.one("SELECT version FROM taskpipe_schema") == "2");
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "3");
   f.store->seed(3);
   // A second store (another node) on the same database keeps what is there.
   auto second = postgres_at(*f.schema);
@@ -1408,7 +1408,7 @@ TEST_CASE("postgres: the tables are created once with the schema version, anothe
   auto refused = open_store(opts);
   REQUIRE_FALSE(refused);
   CHECK_THAT(reason_of(refused.error()), Catch::Contains("schema version 99"));
-  CHECK_THAT(reason_of(refused.error()), Catch::Contains("reads version 2"));
+  CHECK_THAT(reason_of(refused.error()), Catch::Contains("reads version 3"));
 }
 
 TEST_CASE("postgres: a statement the server refuses fails the whole group with its reason") {
@@ -1761,13 +1761,51 @@ TEST_CASE("postgres: a database of schema version 1 is upgraded in place") {
   db.exec("DROP SEQUENCE taskpipe_batch_numbers");
   db.exec("UPDATE taskpipe_schema SET version = 1");
   auto s = postgres_at(*f.schema);
-  CHECK(db.one("SELECT version FROM taskpipe_schema") == "2");
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "3");
   std::vector<journaled_batch> one{journaled(0)};
   REQUIRE(reason_of(s->number_batches(one)) == "");
   CHECK(one[0].batch == 10);
   REQUIRE(reason_of(s->journal(one)) == "");
   CHECK(s->unfinished_batches()->batches.size() == 1);
   CHECK(s->find(1)->version == 2);
+}
+
+TEST_CASE("postgres: a database whose applied_updates an earlier version keyed by task is upgraded") {
+  fixture f{which_store::postgres};
+  f.store->seed(2);
+  f.store.reset();
+  reader db{f};
+  auto b = [](std::uint64_t n) { return "'" + batch_id_text(n) + "'"; };
+  // Version 2's layout: applied_updates keyed task first, no task_order.
+  db.exec("DROP TABLE task_order, applied_updates");
+  db.exec("CREATE TABLE applied_updates(batch_id text COLLATE \"C\" NOT NULL, task_id bigint NOT "
+          "NULL, version bigint NOT NULL, at text NOT NULL, superseded_by text COLLATE \"C\", "
+          "PRIMARY KEY(task_id, batch_id))");
+  db.exec("UPDATE tasks SET type = 'Epic', summary = 'By 5', version = 3 WHERE id = 1");
+  db.exec("INSERT INTO applied_updates VALUES(" + b(4) + ", 1, 2, 'x', NULL), (" + b(5)
+          + ", 1, 3, 'x', NULL)");
+  db.exec("UPDATE taskpipe_schema SET version = 2");
+  auto s = postgres_at(*f.schema);
+  // Keyed batch first, every row kept, each task's newest batch known.
+  CHECK(db.one("SELECT version FROM taskpipe_schema") == "3");
+  CHECK(db.one("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+               "'applied_updates'::regclass AND contype = 'p'")
+        == "PRIMARY KEY (batch_id, task_id)");
+  CHECK(db.one("SELECT count(*) FROM applied_updates") == "2");
+  CHECK(db.rows("SELECT task_id, batch_id FROM task_order")
+        == std::vector<std::string>{"1|" + batch_id_text(5)});
+  // Per-key order goes on from what the database held: batch 3 is older than task 1's newest.
+  REQUIRE(is_ok(run_all(*s, task(3, 1, "Story", "By 3"))));
+  CHECK(s->find(1)->summary == "By 5");
+  CHECK(db.one("SELECT superseded_by FROM applied_updates WHERE batch_id = " + b(3))
+        == batch_id_text(5));
+  REQUIRE(is_ok(run_all(*s, task(6, 1, "Story", "By 6"))));
+  CHECK(s->find(1)->summary == "By 6");
+  CHECK(s->find(1)->version == 4);
+  CHECK(db.one("SELECT batch_id FROM task_order WHERE task_id = 1") == batch_id_text(6));
+  // A second start finds version 3 and changes nothing.
+  auto again = postgres_at(*f.schema);
+  CHECK(db.one("SELECT count(*) FROM task_order") == "1");
 }
 
 TEST_CASE("postgres: a front resumes the unfinished batches of fronts that are gone, not others'") {

@@ -290,7 +290,9 @@ caf::error connection::finish_pipeline(std::vector<answer>& answers) {
     } else if (good(r)) {
       a.ok = true;
     } else {
-      a.server_error = PQresultErrorField(r, PG_DIAG_SQLSTATE) != nullptr;
+      const char* code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      a.server_error = code != nullptr;
+      a.sqlstate = code ? code : "";
       a.error = error_text(conn_, r);
       if (PQstatus(conn_) != CONNECTION_OK) {
         // The server ended the connection (e.g. shutting down): it ran nothing after this.

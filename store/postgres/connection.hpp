@@ -106,6 +106,7 @@ public:
     result res;        ///< null when the query did not run (the pipeline was aborted before it)
     bool ok = false;   ///< PGRES_COMMAND_OK or PGRES_TUPLES_OK
     bool server_error = false; ///< the server refused it (has an SQLSTATE)
+    std::string sqlstate;      ///< the server's error code, when it refused it
     std::string error; ///< why not, when !ok
   };
 

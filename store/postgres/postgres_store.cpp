@@ -7,14 +7,15 @@
 //   applied_updates(batch_id, task_id, version, at, superseded_by)   Update's record that it
 //                                                      applied (or was superseded, per-key order)
 //   outbox(batch_id, task_id, message, created_at)
+//   task_order(task_id PRIMARY KEY, batch_id)          each task's newest applied batch
 //   batches(batch_id, number, admitted_ms, ..., tasks bytea, ...), batch_failures(...)
 //                                                      the batch journal, as SQLite's (journal.*)
-//   taskpipe_schema(version)                           one row: the schema version (2)
+//   taskpipe_schema(version)                           one row: the schema version (3)
 //   sequence taskpipe_batch_numbers                    the batch numbers (admission stamps)
-// each row table keyed by (batch_id, task_id) (applied_updates task first: Update asks for a
-// task's newest batch), batch_id COLLATE "C" so that it sorts like the batch numbers, written with
-// ON CONFLICT DO NOTHING, so a retried task changes nothing the second time, whichever node
-// retries it. Update's per-key order and audit correction are SQLite's (schema.cpp says how).
+// each row table keyed by (batch_id, task_id), batch_id COLLATE "C" so that it sorts like the
+// batch numbers, written with ON CONFLICT DO NOTHING, so a retried task changes nothing the second
+// time, whichever node retries it. Update's per-key order and audit correction are SQLite's
+// (schema.cpp says how).
 //
 // Batch numbers. Every front on the database takes its batch numbers from the sequence (one
 // round trip per group of batches admitted together, number_batches), so that no two fronts use
@@ -67,11 +68,10 @@ class postgres_store final : public task_store {
 public:
   explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)), front_(new_front()) {
     db_.on_connect = [front = front_](connection& c) -> caf::error {
-      // The statements take a chunk as arrays; a generic plan (what PostgreSQL caches after
-      // five runs) cannot see their sizes and may scan whole tables: plan each run for its chunk.
-      // The server's keepalives notice within about a minute that this node's machine is gone,
+      // Generic plans: each statement is planned once per connection, not per chunk (the stage
+      // statements are written for them, schema.cpp says how). The server's keepalives notice within about a minute that this node's machine is gone,
       // ending its session and so its front lock (journal.hpp); the default is hours.
-      if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_custom_plan', false), "
+      if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false), "
                              "set_config('tcp_keepalives_idle', '30', false), "
                              "set_config('tcp_keepalives_interval', '10', false), "
                              "set_config('tcp_keepalives_count', '3', false)");
@@ -259,7 +259,7 @@ public:
         case outcome::failed:
           break;
       }
-      if (db_.ok())
+      if (db_.ok() && !raced_)
         break; // the server refused it: running it again would fail alike
     }
     fail_remaining(group, why, in_doubt);
@@ -270,6 +270,7 @@ private:
   /// answers; on success fills the chunks' results. `why` says what went wrong otherwise.
   outcome send_and_read(const std::vector<round>& rounds, bool with_begin, bool with_commit,
                         std::span<chunk_work> group, std::string& why) {
+    raced_ = false;
     if (auto err = with_begin ? db_.ensure() : caf::none) {
       why = reason_of(err);
       return outcome::failed;
@@ -301,6 +302,9 @@ private:
       if (answers[i].ok || !answers[i].res)
         continue;
       why = answers[i].error;
+      // unique_violation: another connection inserted a row of this group meanwhile (schema.cpp);
+      // nothing of the group committed, and run again it finds that row.
+      raced_ = answers[i].sqlstate == "23505";
       bool before_commit = !with_commit || i < end;
       roll_back_or_close();
       return before_commit || !broken ? outcome::failed : outcome::unknown;
@@ -391,6 +395,7 @@ private:
   bool in_group_ = false; ///< between begin() and commit()
   bool txn_open_ = false; ///< BEGIN was sent in this group
   caf::error failure_;    ///< why this group cannot commit
+  bool raced_ = false;    ///< the last failure was another writer's row (unique_violation)
   std::string now_;       ///< the group's timestamp
 };
 

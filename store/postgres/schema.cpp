@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -13,20 +14,29 @@ namespace taskpipe::postgres {
 
 namespace {
 
+#define TASKPIPE_PG_TASKS_FILL "50"
+
 /// pg_advisory_xact_lock's key while the schema is created: "taskpipe" in ASCII.
 constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7017789127014248805)";
 
 constexpr const char* tables[] = {
   "CREATE TABLE IF NOT EXISTS taskpipe_schema(version integer NOT NULL)",
+  // Half of each page left free: a task's update then finds room on its own page (a HOT update:
+  // no new index entry, one page written) instead of moving the row elsewhere.
   "CREATE TABLE IF NOT EXISTS tasks("
   "id bigint PRIMARY KEY, type text NOT NULL, summary text NOT NULL, version bigint NOT NULL, "
-  "updated_at text NOT NULL)",
+  "updated_at text NOT NULL) WITH (fillfactor = " TASKPIPE_PG_TASKS_FILL ")",
   "CREATE TABLE IF NOT EXISTS audit("
   "batch_id text COLLATE \"C\" NOT NULL, task_id bigint NOT NULL, old_type text, old_summary text, "
   "new_type text, new_summary text, at text NOT NULL, PRIMARY KEY(batch_id, task_id))",
   "CREATE TABLE IF NOT EXISTS applied_updates("
   "batch_id text COLLATE \"C\" NOT NULL, task_id bigint NOT NULL, version bigint NOT NULL, "
-  "at text NOT NULL, superseded_by text COLLATE \"C\", PRIMARY KEY(task_id, batch_id))",
+  "at text NOT NULL, superseded_by text COLLATE \"C\", PRIMARY KEY(batch_id, task_id))",
+  // Each task's newest applied batch (per-key order), one row per task, as SQLite's: changed with
+  // the task, so that applied_updates can stay keyed batch first (its rows of a chunk together).
+  "CREATE TABLE IF NOT EXISTS task_order("
+  "task_id bigint PRIMARY KEY, batch_id text COLLATE \"C\" NOT NULL) "
+  "WITH (fillfactor = " TASKPIPE_PG_TASKS_FILL ")",
   "CREATE TABLE IF NOT EXISTS outbox("
   "batch_id text COLLATE \"C\" NOT NULL, task_id bigint NOT NULL, message text NOT NULL, "
   "created_at text NOT NULL, PRIMARY KEY(batch_id, task_id))",
@@ -64,99 +74,125 @@ constexpr const char* catch_up_sql =
   " WHERE n > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
   " FROM taskpipe_batch_numbers)";
 
-// A chunk as rows: (batch_id, task_id, new_type, new_summary, ord), ord its position: rows are
-// inserted in chunk order, so that of a (batch, task) given twice the first one is written, as
-// task by task. Reads of tasks say `t.id = ANY($2)`: the planner then looks the chunk's ids up in
-// the index instead of hashing the whole table (a CTE's join alone made it scan all of tasks).
+// The stage statements run with generic plans (postgres_store.cpp: force_generic_plan): planned
+// once per connection, not once per chunk (a custom plan for 1,024-element arrays took
+// milliseconds). A generic plan takes unnest() for a few rows, so every join below is a nested
+// loop of index lookups, one per task of the chunk: the statements join the chunk's rows to
+// tables by key only, never a CTE to another CTE (estimated at a row or so, such a join became a
+// nested loop of 1,024 x 1,024 rows), and never say `= ANY($2)` inside a join (an index scan
+// with a 1,024-element array per lookup).
+//
+// Rows are inserted where their key is absent (NOT EXISTS), not with ON CONFLICT DO NOTHING,
+// whose speculative insertion took twice as long per row. A concurrent writer of the same key
+// (another node replaying the task) then makes the statement fail with unique_violation instead
+// of doing nothing: the store runs the group again, and then finds the row (postgres_store.cpp).
+//
+// A chunk as rows: (batch_id, task_id, new_type, new_summary, ord), ord its position.
 #define TASKPIPE_PG_INPUT                                                                        \
   "WITH input AS (SELECT u.batch_id COLLATE \"C\" AS batch_id, u.task_id, u.new_type, "        \
   "u.new_summary, u.ord FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) "        \
   "WITH ORDINALITY AS u(batch_id, task_id, new_type, new_summary, ord))"
 
-// The task ids of the chunk whose task is gone and whose row `table` does not hold already (a
-// retry of a task deleted meanwhile is fine).
-#define TASKPIPE_PG_GONE(table)                                                                  \
-  " SELECT i.task_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = i.task_id)" \
-  " AND NOT EXISTS (SELECT 1 FROM " table " r WHERE r.batch_id = i.batch_id AND r.task_id = i.task_id)"
+// The chunk's rows with their task's columns `cols` (NULL where the task is gone): each task is
+// looked up once, for the insert and for the answer alike.
+#define TASKPIPE_PG_SOURCE(cols)                                                                 \
+  TASKPIPE_PG_INPUT ", src AS (SELECT i.batch_id, i.task_id, i.new_type, i.new_summary, i.ord, " \
+  cols " FROM input i LEFT JOIN tasks t ON t.id = i.task_id)"
+
+#define TASKPIPE_PG_ABSENT(rows, table)                                                          \
+  "NOT EXISTS (SELECT 1 FROM " table " r WHERE r.batch_id = " rows ".batch_id"                 \
+  " AND r.task_id = " rows ".task_id)"
+
+// The rows of `src` to insert into `table`: those of tasks that exist and whose row is absent;
+// of a (batch, task) given twice the first one in chunk order, as task by task.
+#define TASKPIPE_PG_NEW_ROWS(table)                                                              \
+  " FROM src s WHERE id IS NOT NULL AND " TASKPIPE_PG_ABSENT("s", table)                         \
+  " ORDER BY batch_id, task_id, ord"
+
+// The answer: the task ids of the chunk whose task is gone and whose row `table` does not hold
+// already (a retry of a task deleted meanwhile is fine).
+#define TASKPIPE_PG_GONE(rows, table)                                                            \
+  " SELECT s.task_id FROM " rows " s WHERE s.id IS NULL AND " TASKPIPE_PG_ABSENT("s", table)
 
 constexpr const char* validate_sql =
   "SELECT x FROM unnest($1::bigint[]) AS x WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = x)";
 
 constexpr const char* audit_sql =
-  TASKPIPE_PG_INPUT
+  TASKPIPE_PG_SOURCE("t.id, t.type, t.summary")
   ", ins AS (INSERT INTO audit(batch_id, task_id, old_type, old_summary, new_type, new_summary, at)"
-  " SELECT i.batch_id, i.task_id, t.type, t.summary, i.new_type, i.new_summary, $5"
-  " FROM input i JOIN tasks t ON t.id = i.task_id WHERE t.id = ANY($2::bigint[]) ORDER BY i.ord ON CONFLICT DO NOTHING)"
-  TASKPIPE_PG_GONE("audit");
+  " SELECT DISTINCT ON (batch_id, task_id) batch_id, task_id, type, summary, new_type,"
+  " new_summary, $5" TASKPIPE_PG_NEW_ROWS("audit") ")"
+  TASKPIPE_PG_GONE("src", "audit");
 
 // Update, after update_lock (a statement of its own, so that this one's snapshot, taken once the
 // chunk's task rows are locked, sees every update another node committed to them). Per-key order:
 // batch numbers are the admission order and batch_id text sorts like them (fixed width, COLLATE
-// "C"), so a task's newest applied batch is max(batch_id) of its applied_updates rows (keyed task
-// first: an index seek). A write from an older batch than that is recorded as superseded (the
-// task keeps the later value); otherwise the applied_updates row is the gate (ON CONFLICT DO
-// NOTHING: a retry changes nothing) and only the rows it inserted change their task, whose audit
-// row first gets the task's true old values (another batch may have changed it since Audit read
-// it). The chunk's task ids are distinct (the store splits a chunk that repeats one).
+// "C"), and task_order holds each task's newest applied batch, changed in the same statement as
+// applied_updates. So a (batch, task) row exists once its batch is the task's newest or older,
+// and the task's row in `cur` says what this write is: `applies` when its batch is newer than the
+// task's newest (its applied_updates row is new: the task, task_order and the audit row change),
+// superseded when it is older (recorded with the later batch, unless a retry recorded it already;
+// the task keeps the later value), a retry when it is the same (nothing changes). The audit row
+// first gets the task's true old values (another batch may have changed it since Audit read it).
+// The rows `cur` read are changed by their ctid (no second index lookup): the task rows are
+// locked, and task_order rows change only with their task. The chunk's task ids are distinct
+// (the store splits a chunk that repeats one).
 constexpr const char* update_lock_sql =
   "SELECT 1 FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
 
 constexpr const char* update_sql =
   TASKPIPE_PG_INPUT
-  ", cur AS (SELECT t.id, t.version, t.type, t.summary, (SELECT max(a.batch_id) FROM"
-  " applied_updates a WHERE a.task_id = t.id) AS newest FROM tasks t WHERE t.id = ANY($2::bigint[]))"
+  ", cur AS (SELECT i.batch_id, i.task_id, i.new_type, i.new_summary, t.ctid AS task_row, t.id,"
+  " t.version, t.type, t.summary, o.ctid AS order_row, o.batch_id AS newest,"
+  " t.id IS NOT NULL AND (o.batch_id IS NULL OR o.batch_id < i.batch_id) AS applies"
+  " FROM input i LEFT JOIN tasks t ON t.id = i.task_id"
+  " LEFT JOIN task_order o ON o.task_id = i.task_id)"
   ", ins AS (INSERT INTO applied_updates(batch_id, task_id, version, at, superseded_by)"
-  " SELECT i.batch_id, i.task_id,"
-  " CASE WHEN c.newest > i.batch_id THEN c.version ELSE c.version + 1 END, $5,"
-  " CASE WHEN c.newest > i.batch_id THEN c.newest END"
-  " FROM input i JOIN cur c ON c.id = i.task_id"
-  " ON CONFLICT DO NOTHING RETURNING batch_id, task_id, version, superseded_by)"
-  ", upd AS (UPDATE tasks t SET type = coalesce(i.new_type, t.type),"
-  " summary = coalesce(i.new_summary, t.summary), version = ins.version, updated_at = $5"
-  " FROM ins JOIN input i ON i.batch_id = ins.batch_id AND i.task_id = ins.task_id"
-  " WHERE t.id = ins.task_id AND ins.superseded_by IS NULL)"
-  ", aud AS (UPDATE audit a SET old_type = c.type, old_summary = c.summary"
-  " FROM ins JOIN cur c ON c.id = ins.task_id WHERE ins.superseded_by IS NULL"
-  " AND a.batch_id = ins.batch_id AND a.task_id = ins.task_id"
+  " SELECT batch_id, task_id, CASE WHEN applies THEN version + 1 ELSE version END, $5,"
+  " CASE WHEN newest > batch_id THEN newest END FROM cur c WHERE applies"
+  " OR (newest > batch_id AND " TASKPIPE_PG_ABSENT("c", "applied_updates") "))"
+  ", upd AS (UPDATE tasks t SET type = coalesce(c.new_type, t.type),"
+  " summary = coalesce(c.new_summary, t.summary), version = c.version + 1, updated_at = $5"
+  " FROM cur c WHERE t.ctid = c.task_row AND c.applies)"
+  ", moved AS (UPDATE task_order o SET batch_id = c.batch_id FROM cur c"
+  " WHERE o.ctid = c.order_row AND c.applies)"
+  ", first AS (INSERT INTO task_order(task_id, batch_id) SELECT task_id, batch_id FROM cur"
+  " WHERE applies AND order_row IS NULL)"
+  ", aud AS (UPDATE audit a SET old_type = c.type, old_summary = c.summary FROM cur c"
+  " WHERE a.batch_id = c.batch_id AND a.task_id = c.task_id AND c.applies"
   " AND (a.old_type IS DISTINCT FROM c.type OR a.old_summary IS DISTINCT FROM c.summary))"
-  " SELECT i.task_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.id = i.task_id)"
-  " AND NOT EXISTS (SELECT 1 FROM applied_updates r WHERE r.batch_id = i.batch_id"
-  " AND r.task_id = i.task_id)";
+  TASKPIPE_PG_GONE("cur", "applied_updates");
 
 // Notify: the message as append_outbox_message() writes it (the summary quoted, '\' and '"'
 // escaped), from the task as it is now.
 constexpr const char* notify_sql =
-  TASKPIPE_PG_INPUT
+  TASKPIPE_PG_SOURCE("t.id, t.version, t.type, t.summary")
   ", ins AS (INSERT INTO outbox(batch_id, task_id, message, created_at)"
-  " SELECT i.batch_id, i.task_id, 'task ' || t.id || ' updated to version ' || t.version"
-  " || ': type ' || t.type || ', summary \"'"
-  " || replace(replace(t.summary, '\\', '\\\\'), '\"', '\\\"') || '\"', $5"
-  " FROM input i JOIN tasks t ON t.id = i.task_id WHERE t.id = ANY($2::bigint[]) ORDER BY i.ord ON CONFLICT DO NOTHING)"
-  TASKPIPE_PG_GONE("outbox");
+  " SELECT DISTINCT ON (batch_id, task_id) batch_id, task_id, 'task ' || id"
+  " || ' updated to version ' || version || ': type ' || type || ', summary \"'"
+  " || replace(replace(summary, '\\', '\\\\'), '\"', '\\\"') || '\"', $5"
+  TASKPIPE_PG_NEW_ROWS("outbox") ")"
+  TASKPIPE_PG_GONE("src", "outbox");
 
 #undef TASKPIPE_PG_INPUT
+#undef TASKPIPE_PG_SOURCE
+#undef TASKPIPE_PG_ABSENT
+#undef TASKPIPE_PG_NEW_ROWS
 #undef TASKPIPE_PG_GONE
 
 } // namespace
 
-caf::error create_schema(connection& db) {
+namespace {
+
+/// Sends `queries` as one pipeline and reads their answers; the error names the first refused
+/// (the transaction is rolled back then).
+caf::error run_schema_queries(connection& db, const std::vector<std::string>& queries,
+                              std::vector<connection::answer>& answers) {
   if (auto err = db.begin_pipeline())
     return err;
-  std::vector<std::string> queries{"BEGIN", schema_lock};
-  for (const char* sql : tables)
-    queries.emplace_back(sql);
-  auto versions_at = queries.size();
-  queries.emplace_back("SELECT version FROM taskpipe_schema");
-  queries.push_back("INSERT INTO taskpipe_schema(version) SELECT " + std::to_string(schema_version)
-                    + " WHERE NOT EXISTS (SELECT 1 FROM taskpipe_schema)");
-  // Version 1 had neither the journal nor the sequence: created above, it reads as version 2.
-  queries.emplace_back("UPDATE taskpipe_schema SET version = 2 WHERE version = 1");
-  queries.emplace_back(catch_up_sql);
-  queries.emplace_back("COMMIT");
   for (const auto& sql : queries)
     if (auto err = db.send_text(sql))
       return err;
-  std::vector<connection::answer> answers;
   if (auto err = db.finish_pipeline(answers))
     return err;
   for (auto& a : answers)
@@ -165,17 +201,60 @@ caf::error create_schema(connection& db) {
       return storage_error("creating the tables in PostgreSQL " + db.target()
                            + " failed: " + a.error);
     }
-  auto* versions = answers[versions_at].res.get();
-  for (int row = 0; row < PQntuples(versions); ++row) {
-    auto found = std::atoi(PQgetvalue(versions, row, 0));
-    if ((found != schema_version && found != 1) || PQntuples(versions) > 1)
-      return storage_error("PostgreSQL " + db.target() + " holds taskpipe schema version "
-                           + std::to_string(found) + " (table taskpipe_schema); this taskpipe "
-                           + "reads version " + std::to_string(schema_version));
-  }
   return caf::none;
 }
 
+} // namespace
+
+caf::error create_schema(connection& db) {
+  // One transaction in two round trips: what is missing is created and the version read, then
+  // an earlier version is upgraded in place and the version recorded.
+  std::vector<std::string> queries{"BEGIN", schema_lock};
+  for (const char* sql : tables)
+    queries.emplace_back(sql);
+  auto versions_at = queries.size();
+  queries.emplace_back("SELECT version FROM taskpipe_schema");
+  queries.emplace_back("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = 'applied_updates'::regclass AND contype = 'p'");
+  std::vector<connection::answer> answers;
+  if (auto err = run_schema_queries(db, queries, answers))
+    return err;
+  auto* versions = answers[versions_at].res.get();
+  int found = 0; // none yet: a new database
+  for (int row = 0; row < PQntuples(versions); ++row) {
+    found = std::atoi(PQgetvalue(versions, row, 0));
+    if (found < 1 || found > schema_version || PQntuples(versions) > 1) {
+      db.exec("ROLLBACK");
+      return storage_error("PostgreSQL " + db.target() + " holds taskpipe schema version "
+                           + std::to_string(found) + " (table taskpipe_schema); this taskpipe "
+                           + "reads version " + std::to_string(schema_version));
+    }
+  }
+  queries.clear();
+  if (found > 0 && found < 3) {
+    // Version 1 had neither the journal nor the sequence (created above). Versions 1 and 2 keyed
+    // applied_updates task first (Update read a task's newest batch from it): rekeyed batch first,
+    // each task's newest batch now in task_order (created above).
+    auto* key = answers[versions_at + 1].res.get();
+    if (PQntuples(key) == 1
+        && std::string_view{PQgetvalue(key, 0, 1)} == "PRIMARY KEY (task_id, batch_id)")
+      queries.push_back(std::string{"ALTER TABLE applied_updates DROP CONSTRAINT \""}
+                        + PQgetvalue(key, 0, 0) + "\", ADD PRIMARY KEY (batch_id, task_id)");
+    queries.emplace_back("INSERT INTO task_order(task_id, batch_id) SELECT task_id, "
+                         "max(batch_id) FROM applied_updates GROUP BY task_id ON CONFLICT "
+                         "(task_id) DO UPDATE SET batch_id = excluded.batch_id "
+                         "WHERE task_order.batch_id < excluded.batch_id");
+    // (Pages written from now on keep the room; the existing ones fill as they are rewritten.)
+    queries.emplace_back("ALTER TABLE tasks SET (fillfactor = " TASKPIPE_PG_TASKS_FILL ")");
+    queries.emplace_back("UPDATE taskpipe_schema SET version = " + std::to_string(schema_version));
+  }
+  if (found == 0)
+    queries.push_back("INSERT INTO taskpipe_schema(version) VALUES ("
+                      + std::to_string(schema_version) + ")");
+  queries.emplace_back(catch_up_sql);
+  queries.emplace_back("COMMIT");
+  return run_schema_queries(db, queries, answers);
+}
 namespace {
 
 const std::pair<const char*, const char*> all[] = {
@@ -197,6 +276,7 @@ const std::pair<const char*, const char*> all[] = {
 };
 
 #undef TASKPIPE_PG_LAST_BATCH
+#undef TASKPIPE_PG_TASKS_FILL
 
 } // namespace
 

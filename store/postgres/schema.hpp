@@ -7,8 +7,9 @@
 namespace taskpipe::postgres {
 
 /// The schema version this build reads and writes (table taskpipe_schema): 2 added the batch
-/// journal and the batch number sequence (a version 1 database is upgraded in place).
-inline constexpr int schema_version = 2;
+/// journal and the batch number sequence, 3 keyed applied_updates batch first and added
+/// task_order (a version 1 or 2 database is upgraded in place).
+inline constexpr int schema_version = 3;
 
 /// Creates the tables that are missing (under an advisory lock, so that nodes starting together
 /// do not race) and checks the recorded schema version: an error names the version found.
