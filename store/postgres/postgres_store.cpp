@@ -13,8 +13,9 @@
 //   taskpipe_schema(version)                           one row: the schema version (3)
 //   sequence taskpipe_batch_numbers                    the batch numbers (admission stamps)
 // each row table keyed by (batch_id, task_id), batch_id COLLATE "C" so that it sorts like the
-// batch numbers, written with ON CONFLICT DO NOTHING, so a retried task changes nothing the second
-// time, whichever node retries it. Update's per-key order and audit correction are SQLite's
+// batch numbers, inserted only where the row is absent (WHERE NOT EXISTS; a row another writer
+// inserts meanwhile reruns the group), so a retried task changes nothing the second time,
+// whichever node retries it. Update's per-key order and audit correction are SQLite's
 // (schema.cpp says how).
 //
 // Batch numbers. Every front on the database takes its batch numbers from the sequence (one
@@ -69,8 +70,9 @@ public:
   explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)), front_(new_front()) {
     db_.on_connect = [front = front_](connection& c) -> caf::error {
       // Generic plans: each statement is planned once per connection, not per chunk (the stage
-      // statements are written for them, schema.cpp says how). The server's keepalives notice within about a minute that this node's machine is gone,
-      // ending its session and so its front lock (journal.hpp); the default is hours.
+      // statements are written for them, schema.cpp says how). The server's keepalives notice
+      // within about a minute that this node's machine is gone, ending its session and so its
+      // front lock (journal.hpp); the default is hours.
       if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false), "
                              "set_config('tcp_keepalives_idle', '30', false), "
                              "set_config('tcp_keepalives_interval', '10', false), "
