@@ -8,14 +8,15 @@
 # Environment: TASKPIPE_BIN=path skips the Release build and uses that binary; CASES="1 2 3 4 5"
 # picks cases (4: sqlite with the journal off, to compare with 2 in the same run; 5: RSS growth
 # per 10,000 finished one-task batches; 6: RSS after ten batches of FAIL_TASKS failures each;
-# 7: RSS before and after READERS slow concurrent GETs of one FAIL_TASKS-failure report);
+# 7: RSS before and after READERS slow concurrent GETs of one FAIL_TASKS-failure report; 8: cases
+# 2 and 4 alternated JOURNAL_RUNS times, default 3, and their medians' ratio);
 # WRK_THREADS (default 2); RSS_BATCHES (default 40000) one-task batches for case 5;
 # FAIL_TASKS (default 100000), FAIL_BATCHES (default 10), READERS (default 40) for 6 and 7.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 duration="${1:-20}"
-cases="${CASES:-1 2 4 3 5 6 7}"
+cases="${CASES:-1 2 4 3 5 6 7 8}"
 threads="${WRK_THREADS:-2}"
 
 ensure_packages "${TASKPIPE_PACKAGES[@]}" wrk
@@ -188,6 +189,26 @@ slow_readers() {
   stop_server
 }
 
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# journal_cost RUNS: cases 2 and 4 alternated RUNS times, each on a new file, and the medians'
+# ratio (issue 9: the journal within 10 %). One run each is not enough at this noise.
+journal_cost() {
+  local runs="$1" on=() off=() i
+  for ((i = 0; i < runs; i++)); do
+    rm -f "$work"/journal.db*
+    run_case "zero, sqlite, 8 connections, journal on" "" 8 --latency=zero --store=sqlite --db="$work/journal.db"
+    on+=("$last_tasks_per_s")
+    rm -f "$work"/journal.db*
+    run_case "zero, sqlite, 8 connections, --journal=off" "" 8 --latency=zero --store=sqlite --db="$work/journal.db" --journal=off
+    off+=("$last_tasks_per_s")
+  done
+  local med_on med_off
+  med_on="$(printf '%s\n' "${on[@]}" | median)"
+  med_off="$(printf '%s\n' "${off[@]}" | median)"
+  awk -v a="$med_on" -v b="$med_off" -v n="$runs" 'BEGIN{r=a/b; printf "  journal on %.0f, off %.0f tasks/s (medians of %d alternated runs): ratio %.3f (goal >= 0.90): %s\n", a, b, n, r, (r >= 0.9 ? "met" : "NOT met")}'
+}
+
 for c in $cases; do
   case "$c" in
     1) run_case "zero, memory, 8 connections" ">= 1,000 req/s" 8 --latency=zero --store=memory ;;
@@ -207,5 +228,6 @@ for c in $cases; do
     5) rss_growth "zero, sqlite, RSS growth" "${RSS_BATCHES:-40000}" --latency=zero --store=sqlite --db="$work/bench-rss.db" ;;
     6) large_reports "zero, sqlite, large reports" "${FAIL_BATCHES:-10}" --latency=zero --store=sqlite --db="$work/bench-large.db" --max-in-flight=2000000 ;;
     7) slow_readers "zero, sqlite, slow readers" "${READERS:-40}" --latency=zero --store=sqlite --db="$work/bench-readers.db" ;;
+    8) journal_cost "${JOURNAL_RUNS:-3}" ;;
   esac
 done

@@ -78,11 +78,15 @@ typename Inspector::result_type inspect(Inspector& f, resumable_batches& x) {
   return f(caf::meta::type_name("resumable_batches"), x.batches);
 }
 
-/// The task list as one blob: per task its id (8 bytes, little endian), a byte of flags (1: type,
-/// 2: summary) and each present text as a 4-byte length and its bytes.
+/// The task list as one blob, compact because it is written (and fsynced) before a batch starts:
+/// a 4-byte mark, the task count as a varint, then per task its id as the zigzag varint of the
+/// step from the previous id (one byte for consecutive ids), a flag byte (low three bits: no
+/// type, one of the four contract types, or other text; 8: a summary follows) and each text as
+/// a varint length and its bytes.
 std::string encode_tasks(const std::vector<task_update>& tasks);
 
-/// Inverse of encode_tasks; false for a blob it did not write.
+/// Inverse of encode_tasks, and of the fixed-width format written before it (8-byte ids, 4-byte
+/// lengths), so that a batch journaled by an older node resumes; false for anything else.
 bool decode_tasks(std::string_view blob, std::vector<task_update>& out);
 
 /// The reason a task gets when its batch's deadline passed while the node was down.

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -76,6 +77,57 @@ TEST_CASE("the task blob round-trips every field") {
   CHECK_FALSE(decode_tasks(blob + "x", back));
   CHECK(decode_tasks(encode_tasks({}), back));
   CHECK(back.empty());
+}
+
+TEST_CASE("the task blob: every type code, id extremes and steps either way, 1,000 tasks") {
+  std::vector<task_update> tasks{
+    update(std::numeric_limits<std::int64_t>::max(), "TechTask", std::string(300, 's')),
+    update(std::numeric_limits<std::int64_t>::min(), "SubTask", caf::none),
+    update(-1, "Story", std::string{}), update(0, "epic", std::string{"lower-case: raw text"}),
+    update(7, std::string(200, 'x'), caf::none), update(6, "Epic", std::string{"\xff\x00z", 3})};
+  for (std::int64_t id = 1000; id < 2000; ++id)
+    tasks.push_back(update(id, "Story", "Updated task " + std::to_string(id)));
+  std::vector<task_update> back;
+  auto blob = encode_tasks(tasks);
+  REQUIRE(decode_tasks(blob, back));
+  REQUIRE(back.size() == tasks.size());
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    CHECK(back[i].id == tasks[i].id);
+    CHECK(back[i].type == tasks[i].type);
+    CHECK(back[i].summary == tasks[i].summary);
+  }
+  // Consecutive ids with a contract type cost their summary plus three bytes.
+  auto run = std::vector<task_update>(tasks.begin() + 6, tasks.end());
+  CHECK(encode_tasks(run).size() <= 4 + 2 + 1000 * 3 + 19'000);
+  for (std::size_t cut = 0; cut < 64; ++cut)
+    CHECK_FALSE(decode_tasks(blob.substr(0, cut), back));
+}
+
+TEST_CASE("the task blob of an older node (fixed-width ids and lengths) is still read") {
+  auto fixed = [](std::string& out, std::uint64_t x, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out += static_cast<char>((x >> (8 * i)) & 0xff);
+  };
+  std::string old;
+  fixed(old, 2, 4);
+  fixed(old, 42, 8);
+  old += '\3';
+  fixed(old, 4, 4);
+  old += "Epic";
+  fixed(old, 3, 4);
+  old += "one";
+  fixed(old, static_cast<std::uint64_t>(-5), 8);
+  old += '\0';
+  std::vector<task_update> back;
+  REQUIRE(decode_tasks(old, back));
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].id == 42);
+  CHECK(back[0].type == std::string{"Epic"});
+  CHECK(back[0].summary == std::string{"one"});
+  CHECK(back[1].id == -5);
+  CHECK_FALSE(back[1].type);
+  CHECK_FALSE(back[1].summary);
+  CHECK_FALSE(decode_tasks(old + "x", back));
 }
 
 TEST_CASE("sqlite: the journal survives reopening the file") {

@@ -1340,17 +1340,27 @@ TEST_CASE("sqlite: a group blocked by another writer fails with storage_error an
   CHECK((*store)->find(1)->version == 2);
 }
 
-TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability normal") {
+TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability normal, "
+          "secure_delete FAST") {
   auto sync = GENERATE(durability::full, durability::normal);
   temp_db_path file;
   int seen = -1;
+  int secure_delete = -1;
   sqlite_test_hooks hooks;
   hooks.opened = [&](sqlite3* db) {
-    sqlite3_stmt* s = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, nullptr) == SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-      seen = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    auto pragma = [db](const char* sql) {
+      sqlite3_stmt* s = nullptr;
+      int value = -1;
+      REQUIRE(sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK);
+      if (sqlite3_step(s) == SQLITE_ROW)
+        value = sqlite3_column_int(s, 0);
+      sqlite3_finalize(s);
+      return value;
+    };
+    seen = pragma("PRAGMA synchronous");
+    // Debian's SQLite zeroes freed pages (SECURE_DELETE): FAST (2) keeps a finished batch's
+    // journal blob from being written a second time.
+    secure_delete = pragma("PRAGMA secure_delete");
   };
   store_options opts;
   opts.location = file.path.string();
@@ -1359,6 +1369,7 @@ TEST_CASE("sqlite: synchronous is FULL by default and NORMAL with durability nor
   auto store = open_sqlite_store(opts, hooks);
   REQUIRE(store);
   CHECK(seen == (sync == durability::full ? 2 : 1));
+  CHECK(secure_delete == 2);
   reader db{file.path};
   CHECK(db.one("PRAGMA journal_mode") == "wal");
 }

@@ -30,8 +30,12 @@ checkpointer::~checkpointer() {
 
 int checkpointer::on_wal_commit(void* arg, sqlite3* db, const char*, int frames) {
   auto* self = static_cast<checkpointer*>(arg);
-  if (frames < checkpoint_frames)
+  if (frames < self->last_frames_) // the WAL restarted
+    self->next_due_ = checkpoint_frames;
+  self->last_frames_ = frames;
+  if (frames < self->next_due_)
     return SQLITE_OK;
+  self->next_due_ = frames + checkpoint_frames;
   if (self->own_ && frames < inline_checkpoint_frames)
     self->request();
   else
