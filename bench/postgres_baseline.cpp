@@ -53,7 +53,7 @@ PGconn* connect_prepared(const std::string& conninfo) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK)
     die("connect", c);
-  expect_ok(c, PQexec(c, "SET plan_cache_mode = force_generic_plan"), "SET"); // as the store does
+  expect_ok(c, PQexec(c, postgres::planner_settings_sql), "settings"); // as the store does
   for (const char* name : stages)
     expect_ok(c, PQprepare(c, name, postgres::statement_sql(name), 0, nullptr), name);
   return c;
