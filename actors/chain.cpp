@@ -51,8 +51,8 @@ std::vector<stage_actor> spawn_chain(caf::actor_system& sys, const std::vector<s
       sc.store = local.store;
       if (stages[i] == stage::validate && local.reader)
         sc.store = local.reader;
-      else if (stages[i] == stage::update && local.update_writer)
-        sc.store = local.update_writer;
+      else if (const auto& own = local.writers[static_cast<std::size_t>(stages[i])])
+        sc.store = own;
       sc.metrics = local.metrics;
       sc.faults = local.faults;
       if (local.counters)

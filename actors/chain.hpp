@@ -12,6 +12,7 @@
 
 #include <caf/fwd.hpp>
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <utility>
@@ -25,6 +26,9 @@ struct chain_outputs {
   failure_aggregator_actor failures;  ///< every failure
 };
 
+/// A store actor per stage (indexed by the stage's number); null where the stage has none.
+using stage_writers = std::array<store_actor, stage_count>;
+
 /// What every local stage pool of a node shares.
 struct local_stage_options {
   std::size_t workers = 2;        ///< actors per pool
@@ -34,8 +38,9 @@ struct local_stage_options {
   /// Validate's store (it only reads): a store actor of its own where there is one (see
   /// spawn_reader), so that its reads do not wait behind the writers' transactions; null: store.
   store_actor reader;
-  /// Update's store: a writer of its own where there is one (see spawn_store); null: store.
-  store_actor update_writer;
+  /// Per stage (indexed by its number): the writer of its own it stores through where it has
+  /// one (see spawn_store); null: store.
+  stage_writers writers;
   std::shared_ptr<pipeline_metrics> metrics;
   fault_injector faults;          ///< test hook; may be empty
   std::shared_ptr<node_stage_counters> counters;  ///< the dashboard's, by stage; may be null

@@ -13,7 +13,7 @@ namespace taskpipe {
 
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
                         std::uint64_t* last_batch, bool* numbers_batches,
-                        store_actor* update_writer) {
+                        stage_writers* writers) {
   store_options opts;
   opts.kind = cfg.store;
   opts.location = cfg.db_path;
@@ -35,17 +35,26 @@ store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
     *numbers_batches = (*store)->numbers_batches();
   store_actor_config sc;
   sc.purge_interval = cfg.purge_interval;
-  if (cfg.store == store_kind::postgres) {
-    // Update's own writer (store_actor_config::update_writer); linked to the store actor below.
-    auto update_store = open_store(opts);
-    if (!update_store)
-      throw std::runtime_error(reason_of(update_store.error()));
-    sc.update_writer = spawn_store_actor(sys, std::move(*update_store));
-  }
-  auto writer = spawn_store_actor(sys, std::move(*store), sc, sc.update_writer);
-  if (update_writer)
-    *update_writer = sc.update_writer ? sc.update_writer : writer;
-  return writer;
+  stage_writers own;
+  if (cfg.store == store_kind::postgres)
+    for (auto s : cfg.own_writers) {
+      // Each a connection of its own (store_actor_config::stage_writers), linked to the store
+      // actor below.
+      auto& writer = own[static_cast<std::size_t>(s)];
+      if (writer)
+        continue;
+      auto opened = open_store(opts);
+      if (!opened) {
+        for (auto& spawned : sc.stage_writers)
+          caf::anon_send_exit(spawned, caf::exit_reason::user_shutdown);
+        throw std::runtime_error(reason_of(opened.error()));
+      }
+      writer = spawn_store_actor(sys, std::move(*opened));
+      sc.stage_writers.push_back(writer);
+    }
+  if (writers)
+    *writers = own;
+  return spawn_store_actor(sys, std::move(*store), sc);
 }
 
 store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
@@ -64,14 +73,14 @@ store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
 
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
                                  std::shared_ptr<pipeline_metrics> metrics, store_actor reader,
-                                 store_actor update_writer) {
+                                 stage_writers writers) {
   local_stage_options local;
   local.workers = cfg.workers;
   local.latency = cfg.latency;
   local.chunk_size = cfg.chunk_size;
   local.store = std::move(store);
   local.reader = std::move(reader);
-  local.update_writer = std::move(update_writer);
+  local.writers = std::move(writers);
   local.metrics = std::move(metrics);
   local.faults = cfg.faults;
   return local;
@@ -82,7 +91,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
   result.metrics = std::make_shared<pipeline_metrics>();
   result.counters = node_stage_counters::make_all();
   coordinator_config cc;
-  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers, &result.update_writer);
+  result.store = spawn_store(sys, cfg, &cc.last_batch, &cc.store_numbers, &result.writers);
   cc.max_in_flight = cfg.max_in_flight;
   cc.batch_timeout = cfg.batch_timeout;
   cc.chunk_size = cfg.chunk_size;
@@ -97,7 +106,7 @@ pipeline spawn_pipeline(caf::actor_system& sys, const pipeline_config& cfg) {
     caf::anon_send_exit(result.store, caf::exit_reason::user_shutdown);
     throw;
   }
-  auto local = local_stages(cfg, result.store, result.metrics, result.reader, result.update_writer);
+  auto local = local_stages(cfg, result.store, result.metrics, result.reader, result.writers);
   local.counters = result.counters;
   auto build_chain = [local = std::move(local),
                       placement = chain_placement{cfg.remote, cfg.tls, cfg.on_peer}](

@@ -30,6 +30,12 @@ struct pipeline_config {
   std::uint64_t max_in_flight = 2'000'000;   ///< tasks admitted at once across batches
   std::chrono::milliseconds batch_timeout{60'000};
   std::size_t chunk_size = 1024;             ///< tasks per message between actors
+  /// The stages that store through a store actor with a connection of its own (PostgreSQL only:
+  /// SQLite has one writer, memory no server), so that their transactions run beside each
+  /// other's in separate server processes; the journal, the outcome records and the other
+  /// stages' chunks go through the first store actor. Update only by default: Audit and Notify
+  /// on writers of their own too measured 4 % slower on two cores (README, PostgreSQL benchmark).
+  std::vector<stage> own_writers{stage::update};
   /// Test hook: called by stage workers on every task before its work; may throw.
   fault_injector faults;
   /// Stages that run on stage hosts instead of locally (`--remote`), and how to reach them.
@@ -52,18 +58,19 @@ struct pipeline {
   coordinator_actor coordinator;
   store_actor store;
   store_actor reader;  ///< Validate's and GET /v1/tasks/{id}'s (spawn_reader)
-  store_actor update_writer;  ///< Update's (spawn_store)
+  stage_writers writers;  ///< the stages' own (spawn_store)
   std::shared_ptr<pipeline_metrics> metrics;
   std::shared_ptr<node_stage_counters> counters;  ///< the local stages' (the dashboard's)
 };
 
 /// Opens the store of `cfg` (throws std::runtime_error naming the problem), seeds it, and spawns
 /// the store actor that owns it. `last_batch`, if given, receives the store's last_batch(),
-/// `numbers_batches` its numbers_batches(), `update_writer` the store actor Update writes
-/// through (store_actor_config::update_writer: PostgreSQL's own; else the one returned).
+/// `numbers_batches` its numbers_batches(), `writers` the store actors of the stages with a
+/// writer of their own (store_actor_config::stage_writers: PostgreSQL's, one per stage of
+/// cfg.own_writers; null for the others, which store through the one returned).
 store_actor spawn_store(caf::actor_system& sys, const pipeline_config& cfg,
                         std::uint64_t* last_batch = nullptr, bool* numbers_batches = nullptr,
-                        store_actor* update_writer = nullptr);
+                        stage_writers* writers = nullptr);
 
 /// The store actor for reads (Validate, GET /v1/tasks/{id}): where the store talks to a server
 /// (PostgreSQL), a second store actor with a connection of its own, linked to `writer` (it ends
@@ -73,10 +80,10 @@ store_actor spawn_reader(caf::actor_system& sys, const pipeline_config& cfg,
                          const store_actor& writer);
 
 /// The options every local stage pool of the node shares (`reader`: see spawn_reader,
-/// `update_writer`: see spawn_store).
+/// `writers`: see spawn_store).
 local_stage_options local_stages(const pipeline_config& cfg, store_actor store,
                                  std::shared_ptr<pipeline_metrics> metrics,
-                                 store_actor reader = {}, store_actor update_writer = {});
+                                 store_actor reader = {}, stage_writers writers = {});
 
 /// Opens the store (throws std::runtime_error naming the problem), seeds it, and spawns every
 /// actor of the node: the coordinator, and through it the failure aggregator and the stage chain

@@ -207,6 +207,8 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
   self->state.cfg = cfg;
   if (linked_to)
     self->link_to(linked_to);
+  for (auto& writer : cfg.stage_writers)
+    self->link_to(writer);
   if (cfg.purge_interval.count() > 0)
     self->send(self, purge_atom_v);
   return {
@@ -232,16 +234,16 @@ store_actor_impl::behavior_type store_behavior(store_pointer self,
         return *counts;
       return std::move(counts.error());
     },
-    // Passed on to Update's writer, which refuses the batch's tasks from then on too.
+    // Passed on to the stages' own writers, which refuse the batch's tasks from then on too.
     [self](cancel_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::cancelled, self->clock().now());
-      if (self->state.cfg.update_writer)
-        self->send(self->state.cfg.update_writer, cancel_atom_v, batch);
+      for (auto& writer : self->state.cfg.stage_writers)
+        self->send(writer, cancel_atom_v, batch);
     },
     [self](expire_atom, std::uint64_t batch) {
       self->state.closed.close(batch, failure_code::timeout, self->clock().now());
-      if (self->state.cfg.update_writer)
-        self->send(self->state.cfg.update_writer, expire_atom_v, batch);
+      for (auto& writer : self->state.cfg.stage_writers)
+        self->send(writer, expire_atom_v, batch);
     },
     [self](journal_atom, journaled_batch& b) -> journal_promise {
       auto& st = self->state;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 namespace taskpipe {
 
@@ -20,11 +21,12 @@ struct store_actor_config {
   /// Most rows one purge transaction removes: a larger purge continues behind the work queued
   /// meanwhile, so that it never holds up the pipeline's writes for long.
   std::size_t purge_rows = 10'000;
-  /// Where there is one (spawn_store: PostgreSQL), the store actor with a connection of its own
-  /// that Update's stage writes through, so that Update's transactions run beside Audit's and
-  /// Notify's in another server process instead of after them: it is told every cancel and
-  /// expiry this one is told.
-  store_actor update_writer;
+  /// The store actors with connections of their own that stages write through where there are
+  /// any (spawn_store: PostgreSQL's, pipeline_config::own_writers), so that each stage's
+  /// transactions run beside the others' in another server process instead of after them: each
+  /// is told every cancel and expiry this one is told, and linked to this one (one ends the
+  /// others).
+  std::vector<store_actor> stage_writers;
 };
 
 /// The purge interval for a retention: a quarter of it, from 1 s to 5 min (an expired batch is

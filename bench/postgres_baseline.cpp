@@ -1,21 +1,30 @@
-// postgres_baseline CONNINFO TASKS: the least a client can do for taskpipe's store work on
-// PostgreSQL, to compare `taskpipe run --store=postgres --latency=zero` with (bench/postgres_bench.sh).
-// It issues the same prepared statements as the store (store/postgres/schema.cpp), chunk by
-// chunk of 1,024 tasks (taskpipe's chunk size), all four stages of a chunk (Update's row lock
-// and its statement, as the store sends them) in one transaction sent as one libpq pipeline, on
-// one connection, with nothing else around it: no actors, no messages, no results routed back to
-// tasks. The database gets the tables and tasks 1..TASKS from the store
+// postgres_baseline CONNINFO TASKS [--connections=N]: the least a client can do for taskpipe's
+// store work on PostgreSQL, to compare `taskpipe run --store=postgres --latency=zero` with
+// (bench/postgres_bench.sh). It issues the same prepared statements as the store
+// (store/postgres/schema.cpp), chunk by chunk of 1,024 tasks (taskpipe's chunk size), all four
+// stages of a chunk (Update's row lock and its statement, as the store sends them) in one
+// transaction sent as one libpq pipeline, with nothing else around it: no actors, no messages, no
+// results routed back to tasks. The database gets the tables and tasks 1..TASKS from the store
 // itself (open_postgres_store + seed) before the clock starts. Prints one JSON object.
+//
+// --connections=N (default 1): N threads, each with a connection of its own, each running a
+// contiguous share of the chunks (disjoint task ids: no row lock waits on another), so that the
+// figure at N > 1 is what this PostgreSQL server does with these statements at best when
+// several server processes write at once: the ceiling for any client, taskpipe included.
 #include "store/postgres/postgres_store.hpp"
 #include "store/postgres/schema.hpp"
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 using namespace taskpipe;
@@ -34,41 +43,28 @@ void expect_ok(PGconn* c, PGresult* r, const char* what) {
   PQclear(r);
 }
 
-} // namespace
+constexpr long long chunk = 1024;
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: postgres_baseline CONNINFO TASKS\n");
-    return 2;
-  }
-  std::string conninfo = argv[1];
-  auto tasks = std::atoll(argv[2]);
-  {
-    store_options opts;
-    opts.kind = store_kind::postgres;
-    opts.location = conninfo;
-    auto store = open_postgres_store(opts);
-    if (!store || (*store)->seed(tasks)) {
-      std::fprintf(stderr, "postgres_baseline: cannot prepare the database\n");
-      return 1;
-    }
-  }
+const char* const stages[] = {postgres::stmt::validate, postgres::stmt::audit,
+                              postgres::stmt::update_lock, postgres::stmt::update,
+                              postgres::stmt::notify};
+
+PGconn* connect_prepared(const std::string& conninfo) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK)
     die("connect", c);
-  expect_ok(c, PQexec(c, "SET plan_cache_mode = force_generic_plan"), "SET"); // as the store does
-  const char* stages[] = {postgres::stmt::validate, postgres::stmt::audit,
-                          postgres::stmt::update_lock, postgres::stmt::update,
-                          postgres::stmt::notify};
+  expect_ok(c, PQexec(c, postgres::planner_settings_sql), "settings"); // as the store does
   for (const char* name : stages)
     expect_ok(c, PQprepare(c, name, postgres::statement_sql(name), 0, nullptr), name);
+  return c;
+}
 
-  constexpr long long chunk = 1024;
+/// Tasks first..last (whole chunks from `first`), each chunk one transaction in one pipeline.
+void run_chunks(PGconn* c, long long first_task, long long last_task) {
   const std::string batch = batch_id_text(0x5eed);
-  auto start = std::chrono::steady_clock::now();
   std::string ids, batches, types, summaries;
-  for (long long first = 1; first <= tasks; first += chunk) {
-    auto last = std::min(tasks, first + chunk - 1);
+  for (long long first = first_task; first <= last_task; first += chunk) {
+    auto last = std::min(last_task, first + chunk - 1);
     ids = "{";
     batches = "{";
     types = "{";
@@ -109,9 +105,59 @@ int main(int argc, char** argv) {
     if (PQexitPipelineMode(c) == 0)
       die("pipeline mode", c);
   }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  long long connections = 1;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg.starts_with("--connections="))
+      connections = std::atoll(argv[i] + std::string_view{"--connections="}.size());
+    else
+      args.emplace_back(arg);
+  }
+  if (args.size() != 2 || connections < 1) {
+    std::fprintf(stderr, "usage: postgres_baseline CONNINFO TASKS [--connections=N]\n");
+    return 2;
+  }
+  const std::string& conninfo = args[0];
+  auto tasks = std::atoll(args[1].c_str());
+  {
+    store_options opts;
+    opts.kind = store_kind::postgres;
+    opts.location = conninfo;
+    auto store = open_postgres_store(opts);
+    if (!store || (*store)->seed(tasks)) {
+      std::fprintf(stderr, "postgres_baseline: cannot prepare the database\n");
+      return 1;
+    }
+  }
+  // Every connection is open and prepared before the clock starts (as with one connection).
+  std::vector<PGconn*> conns;
+  for (long long i = 0; i < connections; ++i)
+    conns.push_back(connect_prepared(conninfo));
+  auto chunks = (tasks + chunk - 1) / chunk;
+  std::barrier start_line{static_cast<std::ptrdiff_t>(connections + 1)};
+  std::vector<std::thread> writers;
+  for (long long i = 0; i < connections; ++i)
+    writers.emplace_back([&, i] {
+      start_line.arrive_and_wait();
+      auto first = chunks * i / connections * chunk + 1;
+      auto last = std::min(tasks, chunks * (i + 1) / connections * chunk);
+      run_chunks(conns[static_cast<std::size_t>(i)], first, last);
+    });
+  start_line.arrive_and_wait();
+  auto start = std::chrono::steady_clock::now();
+  for (auto& w : writers)
+    w.join();
   auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
-  PQfinish(c);
-  std::printf("{\"tasks\":%lld,\"elapsed_ms\":%.1f,\"tasks_per_s\":%.1f}\n", tasks, elapsed.count(),
+  for (auto* c : conns)
+    PQfinish(c);
+  std::printf("{\"tasks\":%lld,\"connections\":%lld,\"elapsed_ms\":%.1f,\"tasks_per_s\":%.1f}\n",
+              tasks, connections, elapsed.count(),
               elapsed.count() > 0 ? static_cast<double>(tasks) * 1000.0 / elapsed.count() : 0.0);
   return 0;
 }

@@ -69,9 +69,9 @@ int node_command(const std::vector<std::string>& args) {
   caf::actor_system sys{sys_cfg};
   store_actor store_handle;
   store_actor reader;
-  store_actor update_writer;
+  stage_writers writers;
   try {
-    store_handle = spawn_store(sys, cfg, nullptr, nullptr, &update_writer);
+    store_handle = spawn_store(sys, cfg, nullptr, nullptr, &writers);
     reader = spawn_reader(sys, cfg, store_handle);
   } catch (const std::exception& e) {
     log::error("node", std::string{"cannot open the store: "} + e.what());
@@ -82,7 +82,7 @@ int node_command(const std::vector<std::string>& args) {
   stage_host_config hc;
   hc.stages = stages;
   hc.local = local_stages(cfg, store_handle, std::make_shared<pipeline_metrics>(), reader,
-                          update_writer);
+                          writers);
   hc.on_peer = [](const peer_event& ev) {
     std::string stages;
     for (auto s : ev.stages)

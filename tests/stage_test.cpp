@@ -1,4 +1,5 @@
 // One stage pool on its own, with a fake next stage and failure aggregator.
+#include "actors/chain.hpp"
 #include "actors/failure_aggregator.hpp"
 #include "actors/stage.hpp"
 #include "actors/stats_actor.hpp"
@@ -328,4 +329,81 @@ TEST_CASE("latency quantiles interpolate inside a bucket") {
   h[20] = 1;  // one slow task: p99 stays in the big bucket, p100 reaches the slow one
   CHECK(*latency_quantile_ms(h, 0.99) < 2.048);
   CHECK(*latency_quantile_ms(h, 1.0) > 524.0);
+}
+
+namespace {
+
+outcome_sink_actor::behavior_type counting_sink(outcome_sink_actor::pointer,
+                                                std::shared_ptr<std::size_t> completed) {
+  return {
+    [completed](completion_chunk& c) { *completed += c.tasks.size(); },
+    [](failure_chunk&) {},
+  };
+}
+
+} // namespace
+
+TEST_CASE("a chain's stages store through their own writers where given / the others through the store") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing_config(cfg)};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto seeded_store = [&sys] {
+    auto memory = make_memory_store();
+    memory->seed(100);
+    return spawn_store_actor(sys, std::move(memory));
+  };
+  local_stage_options local;
+  local.workers = 2;
+  local.chunk_size = 4;
+  local.metrics = std::make_shared<pipeline_metrics>();
+  local.store = seeded_store();
+  auto& audit_writer = local.writers[static_cast<std::size_t>(stage::audit)];
+  auto& notify_writer = local.writers[static_cast<std::size_t>(stage::notify)];
+  audit_writer = seeded_store();
+  notify_writer = seeded_store();
+  auto out = std::make_shared<collected>();
+  auto completed = std::make_shared<std::size_t>(0);
+  chain_outputs outputs;
+  outputs.coordinator = sys.spawn(counting_sink, completed);
+  outputs.failures = sys.spawn(fake_failures, out);
+  auto chain = spawn_chain(sys, {std::begin(all_stages), std::end(all_stages)}, local, {},
+                           stage_actor{}, outputs);
+  sched.run();
+  task_chunk chunk;
+  for (std::int64_t id = 1; id <= 10; ++id)
+    chunk.tasks.push_back(task_envelope{1, static_cast<std::uint32_t>(id), false,
+                                        update(id, std::string{"Epic"}, std::string{"x"})});
+  caf::anon_send(chain.front(), std::move(chunk));
+  for (int i = 0; i < 1000 && *completed < 10; ++i) {
+    sched.run();
+    sched.advance_time(1ms);
+  }
+  sched.run();
+  CHECK(*completed == 10);
+  CHECK(out->failed.empty());
+  caf::scoped_actor self{sys};
+  auto rows_of = [&](const store_actor& store) {
+    store_counts result;
+    self->send(store, get_atom_v);
+    sched.run();
+    self->receive([&](store_counts& c) { result = c; });
+    return result;
+  };
+  auto main_rows = rows_of(local.store);
+  auto audit_rows = rows_of(audit_writer);
+  auto notify_rows = rows_of(notify_writer);
+  // Audit's rows only in its writer, Notify's only in its own, Update's (none given) in the store.
+  CHECK(audit_rows.audit_rows == 10);
+  CHECK(audit_rows.applied_updates + audit_rows.outbox_rows == 0);
+  CHECK(notify_rows.outbox_rows == 10);
+  CHECK(notify_rows.audit_rows + notify_rows.applied_updates == 0);
+  CHECK(main_rows.applied_updates == 10);
+  CHECK(main_rows.audit_rows + main_rows.outbox_rows == 0);
+  for (auto& entry : chain)
+    caf::anon_send_exit(entry, caf::exit_reason::user_shutdown);
+  for (auto h : {caf::actor_cast<caf::actor>(outputs.coordinator),
+                 caf::actor_cast<caf::actor>(outputs.failures), caf::actor_cast<caf::actor>(local.store),
+                 caf::actor_cast<caf::actor>(audit_writer), caf::actor_cast<caf::actor>(notify_writer)})
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  sched.run();
 }

@@ -69,12 +69,12 @@ class postgres_store final : public task_store {
 public:
   explicit postgres_store(std::string conninfo) : db_(std::move(conninfo)), front_(new_front()) {
     db_.on_connect = [front = front_](connection& c) -> caf::error {
-      // Generic plans: each statement is planned once per connection, not per chunk (the stage
-      // statements are written for them, schema.cpp says how). The server's keepalives notice
-      // within about a minute that this node's machine is gone, ending its session and so its
-      // front lock (journal.hpp); the default is hours.
-      if (auto done = c.exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false), "
-                             "set_config('tcp_keepalives_idle', '30', false), "
+      // The planner's settings (schema.hpp). The server's keepalives notice within about a
+      // minute that this node's machine is gone, ending its session and so its front lock
+      // (journal.hpp); the default is hours.
+      if (auto done = c.exec(planner_settings_sql); !done)
+        return storage_error("PostgreSQL " + c.target() + ": " + reason_of(done.error()));
+      if (auto done = c.exec("SELECT set_config('tcp_keepalives_idle', '30', false), "
                              "set_config('tcp_keepalives_interval', '10', false), "
                              "set_config('tcp_keepalives_count', '3', false)");
           !done)
