@@ -43,13 +43,18 @@ void put_text(std::string& out, const std::string& text) {
   out += text;
 }
 
-bool take_text(std::string_view& in, caf::optional<std::string>& out) {
-  std::uint64_t n = 0;
-  if (!take_varint(in, n) || in.size() < n)
+// A text's `n` bytes, once its length was read (each format reads it its own way).
+bool take_bytes(std::string_view& in, std::uint64_t n, caf::optional<std::string>& out) {
+  if (in.size() < n)
     return false;
   out = std::string{in.substr(0, n)};
   in.remove_prefix(n);
   return true;
+}
+
+bool take_text(std::string_view& in, caf::optional<std::string>& out) {
+  std::uint64_t n = 0;
+  return take_varint(in, n) && take_bytes(in, n, out);
 }
 
 // Ids as the difference to the previous one, zigzag-mapped so that small steps either way take
@@ -87,11 +92,7 @@ bool take_fixed(std::string_view& in, T& x) {
 
 bool take_fixed_text(std::string_view& in, caf::optional<std::string>& out) {
   std::uint32_t n = 0;
-  if (!take_fixed(in, n) || in.size() < n)
-    return false;
-  out = std::string{in.substr(0, n)};
-  in.remove_prefix(n);
-  return true;
+  return take_fixed(in, n) && take_bytes(in, n, out);
 }
 
 bool decode_fixed(std::string_view blob, std::vector<task_update>& out) {
@@ -117,7 +118,8 @@ bool decode_fixed(std::string_view blob, std::vector<task_update>& out) {
 } // namespace
 
 std::string encode_tasks(const std::vector<task_update>& tasks) {
-  std::size_t size = sizeof compact_magic + 10; // a typical task: a one-byte id step, no raw type
+  // The mark, the count, then per task as usual: a one-byte id step, the flag byte, no raw type.
+  std::size_t size = sizeof compact_magic + 10;
   for (const auto& t : tasks)
     size += 2 + (t.summary ? 2 + t.summary->size() : 0);
   std::string out;
